@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+"""Train the five apple configs and print the table of the README: accuracy on the *apple* tokens of
+data/apple/test.conll, overall and split by where the deciding cue stands (before or only after the word),
+plus span F1 over all entities.
+
+Usage: python scripts/apple_table.py [--configs none rnn lstm gru lstm_uni] [--out runs/apple_table]
+                                     [--set KEY=VALUE ...] [--seeds 1]
+Each config is configs/apple_<name>.yaml; --set applies to all of them. With several seeds the cells are
+mean ± std over seeds. Also prints how the two sentences of the notes are tagged by each model.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from seqlab import Tagger, load_config  # noqa: E402
+from seqlab.data import read_corpus  # noqa: E402
+from seqlab.metrics import span_scores  # noqa: E402
+from seqlab.train import train  # noqa: E402
+
+NOTES = ["I like eating apple!", "The Apple is a great company!"]
+
+
+def apple_scores(tagger: Tagger, split: str) -> dict[str, float]:
+    data = ROOT / "data" / "apple"
+    sentences = read_corpus(data / f"{split}.conll", tagger.bundle.config.data)
+    meta = [json.loads(line) for line in open(data / f"{split}.meta.jsonl", encoding="utf-8")]
+    predicted = tagger.predict_tokens([s.tokens for s in sentences])
+    hits: dict[str, list[int]] = {"all": [], "before": [], "after": []}
+    for sentence, info, tags in zip(sentences, meta, predicted):
+        at = info["apple"]
+        if at is None:
+            continue
+        hit = int(tags[at] == sentence.tags[at])
+        hits["all"].append(hit)
+        hits[info["cue"]].append(hit)
+    scores = {key: sum(v) / len(v) for key, v in hits.items() if v}
+    scores["f1"] = span_scores([s.tags for s in sentences], predicted).f1
+    scores["apple_tokens"] = len(hits["all"])
+    return scores
+
+
+def cell(values: list[float]) -> str:
+    if len(values) == 1:
+        return f"{100 * values[0]:.1f}"
+    return f"{100 * statistics.mean(values):.1f} ± {100 * statistics.stdev(values):.1f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--configs", nargs="+", default=["none", "rnn", "lstm", "gru", "lstm_uni"])
+    parser.add_argument("--out", default="runs/apple_table")
+    parser.add_argument("--set", dest="overrides", action="append", default=[])
+    parser.add_argument("--seeds", type=int, default=1)
+    args = parser.parse_args()
+
+    rows = []
+    for name in args.configs:
+        results, notes, seconds = [], [], []
+        for seed in range(1, args.seeds + 1):
+            config = load_config(ROOT / "configs" / f"apple_{name}.yaml", [*args.overrides, f"seed={seed}"])
+            start = time.perf_counter()
+            result = train(config, Path(args.out) / f"{name}_seed{seed}", overwrite=True, progress=False)
+            seconds.append(time.perf_counter() - start)
+            tagger = Tagger.load(result.output_dir)
+            results.append(apple_scores(tagger, "test"))
+            notes.append([dict(zip(t.tokens, t.tags)).get(w) for t, w in zip(tagger.predict(NOTES), ("apple", "Apple"))])
+        rows.append((name, results, notes, seconds))
+        print(f"trained {name}: {[round(r['all'], 4) for r in results]}", file=sys.stderr)
+
+    print(f"{'config':<10} {'apple acc':>13} {'cue before':>13} {'cue after':>13} {'span F1':>13} {'train s':>8}  notes' sentences")
+    for name, results, notes, seconds in rows:
+        cols = [cell([r[k] for r in results]) for k in ("all", "before", "after", "f1")]
+        print(f"{name:<10} {cols[0]:>13} {cols[1]:>13} {cols[2]:>13} {cols[3]:>13} {statistics.mean(seconds):>8.1f}  {notes[0][0]} / {notes[0][1]}")
+    print(f"(accuracy in % on the {results[0]['apple_tokens']} apple tokens of data/apple/test.conll; seeds: {args.seeds})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,145 @@
+"""A saved model is a directory; nothing in it is ever unpickled.
+
+    config.yaml          the resolved config (every key)
+    vocab.json           word, character and tag vocabularies
+    lexicon.json         training-data facts the metrics need (words seen with more than one tag)
+    weights.safetensors  the parameters
+    metrics.jsonl        one JSON line per training epoch (written by training)
+    metrics.json         the final summary (written by training)
+
+Every file is written atomically (temporary file in the same directory, fsync, rename), so a crash
+leaves the previous version or the new one, never a torn file.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from safetensors import SafetensorError
+from safetensors.torch import load as load_safetensors
+from safetensors.torch import save as save_safetensors
+
+from seqlab.config import Config, config_from_dict, dump_config
+from seqlab.data import Vocabularies
+from seqlab.errors import ConfigError, ModelError
+from seqlab.vocab import Vocab
+
+CONFIG = "config.yaml"
+VOCAB = "vocab.json"
+LEXICON = "lexicon.json"
+WEIGHTS = "weights.safetensors"
+METRICS = "metrics.json"
+HISTORY = "metrics.jsonl"
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Replace ``path`` by ``data`` in one step: a crash leaves the old or the new content."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, data: Any) -> None:
+    write_atomic(path, (json.dumps(data, indent=1, ensure_ascii=False) + "\n").encode("utf-8"))
+
+
+@dataclass(frozen=True)
+class Bundle:
+    config: Config
+    vocabs: Vocabularies
+    ambiguous: frozenset[str]
+    """Word forms seen with more than one tag in training."""
+
+
+def save_bundle(directory: Path, bundle: Bundle) -> None:
+    """Write config, vocabularies and lexicon (the weights are written by ``save_weights``)."""
+    write_atomic(directory / CONFIG, dump_config(bundle.config).encode("utf-8"))
+    vocab = {"words": bundle.vocabs.words.to_json(), "chars": bundle.vocabs.chars.to_json(), "tags": bundle.vocabs.tags.to_json()}
+    write_json(directory / VOCAB, vocab)
+    write_json(directory / LEXICON, {"ambiguous": sorted(bundle.ambiguous)})
+
+
+def save_weights(directory: Path, model: torch.nn.Module) -> None:
+    tensors = {name: t.detach().cpu().contiguous() for name, t in model.state_dict().items()}
+    write_atomic(directory / WEIGHTS, save_safetensors(tensors))
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ModelError(f"{path}: missing (is this a seqlab model directory?)") from None
+    except (UnicodeDecodeError, OSError) as err:
+        raise ModelError(f"{path}: cannot be read ({err.__class__.__name__})") from None
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(_read_text(path))
+    except json.JSONDecodeError as err:
+        raise ModelError(f"{path}: invalid JSON ({err.msg} at line {err.lineno})") from None
+
+
+def load_bundle(directory: str | Path) -> Bundle:
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise ModelError(f"{directory}: model directory not found")
+    try:
+        raw = yaml.safe_load(_read_text(directory / CONFIG))
+        config = config_from_dict(raw, str(directory / CONFIG))
+    except yaml.YAMLError:
+        raise ModelError(f"{directory / CONFIG}: invalid YAML") from None
+    except ConfigError as err:
+        raise ModelError(str(err)) from None
+    vocab = _read_json(directory / VOCAB)
+    if not isinstance(vocab, dict):
+        raise ModelError(f"{directory / VOCAB}: expected an object with words, chars and tags")
+    try:
+        vocabs = Vocabularies(*(Vocab.from_json(vocab.get(name), name) for name in ("words", "chars", "tags")))
+    except ModelError as err:
+        raise ModelError(f"{directory / VOCAB}: {err}") from None
+    lexicon = _read_json(directory / LEXICON)
+    ambiguous = lexicon.get("ambiguous") if isinstance(lexicon, dict) else None
+    if not isinstance(ambiguous, list) or not all(isinstance(w, str) for w in ambiguous):
+        raise ModelError(f"{directory / LEXICON}: expected {{'ambiguous': [str, ...]}}")
+    return Bundle(config, vocabs, frozenset(ambiguous))
+
+
+def load_weights(directory: str | Path, model: torch.nn.Module) -> None:
+    """Load ``weights.safetensors`` into ``model``; any mismatch is a ``ModelError`` naming the file."""
+    path = Path(directory) / WEIGHTS
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ModelError(f"{path}: missing (the model was never saved, or the file was removed)") from None
+    except OSError as err:
+        raise ModelError(f"{path}: cannot be read ({err.strerror})") from None
+    try:
+        tensors = load_safetensors(data)
+    except (SafetensorError, ValueError, RuntimeError) as err:
+        raise ModelError(f"{path}: not a valid safetensors file ({str(err).splitlines()[0][:120]})") from None
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(tensors))
+    extra = sorted(set(tensors) - set(expected))
+    if missing or extra:
+        raise ModelError(f"{path}: parameters do not match the config (missing: {missing[:3]}, unexpected: {extra[:3]})")
+    for name, tensor in tensors.items():
+        if tensor.shape != expected[name].shape:
+            raise ModelError(f"{path}: '{name}' has shape {tuple(tensor.shape)}, the config implies {tuple(expected[name].shape)}")
+        if tensor.dtype != expected[name].dtype:
+            raise ModelError(f"{path}: '{name}' has dtype {tensor.dtype}, expected {expected[name].dtype}")
+    model.load_state_dict(tensors)

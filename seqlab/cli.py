@@ -1,0 +1,126 @@
+"""Command line: ``seqlab train | evaluate | predict``. The only module that prints errors and exits."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections.abc import Sequence
+
+from seqlab.errors import SeqlabError
+
+log = logging.getLogger("seqlab")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="seqlab", description="Sequence labelling with RNN/LSTM/GRU encoders and softmax/CRF heads.")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors on stderr")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    train = sub.add_parser("train", help="train a model from a YAML config")
+    train.add_argument("--config", required=True, help="YAML config file")
+    train.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a config key, e.g. model.encoder.cell=gru (repeatable)")
+    train.add_argument("--output", help="model directory (overrides output_dir)")
+    train.add_argument("--overwrite", action="store_true", help="replace a model already in the output directory")
+    train.add_argument("--dry-run", action="store_true", help="print the resolved config and parameter count, then exit")
+
+    evaluate = sub.add_parser("evaluate", help="score a model on a labelled file")
+    evaluate.add_argument("--model", required=True, help="model directory")
+    evaluate.add_argument("--data", required=True, help="labelled file in the model's data format")
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+
+    predict = sub.add_parser("predict", help="tag raw text or a file")
+    predict.add_argument("--model", required=True, help="model directory")
+    source = predict.add_mutually_exclusive_group(required=True)
+    source.add_argument("--text", help="one raw sentence")
+    source.add_argument("--input", help="a file, or - for stdin")
+    predict.add_argument("--input-format", choices=("text", "conll", "jsonl"), default="text", help="text: one raw sentence per line")
+    predict.add_argument("--format", choices=("conll", "jsonl", "text"), default="conll", help="output format")
+    return parser
+
+
+def _train(args: argparse.Namespace) -> int:
+    from seqlab.config import dump_config, load_config
+    from seqlab.data import build_vocabularies, read_corpus
+    from seqlab.model import build_model, count_parameters
+    from seqlab.train import train
+
+    config = load_config(args.config, args.overrides)
+    if args.dry_run:
+        if config.data.train is None:
+            from seqlab.errors import ConfigError
+
+            raise ConfigError(["'data.train': required to count parameters"], args.config)
+        vocabs = build_vocabularies(read_corpus(config.data.train, config.data), config.data)
+        print(dump_config(config), end="")
+        print(f"# parameters: {count_parameters(build_model(config.model, vocabs))}")
+        return 0
+    result = train(config, args.output, overwrite=args.overwrite)
+    dev = f"dev F1 {result.dev.f1:.4f}" if result.dev else "no dev file"
+    test = f", test F1 {result.test.f1:.4f}" if result.test else ""
+    print(f"saved {result.output_dir} (best epoch {result.best_epoch} of {result.epochs_run}, {dev}{test}, {result.seconds:.1f}s)")
+    return 0
+
+
+def _format_report(rep) -> str:
+    lines = [
+        f"sentences {rep.sentences}  tokens {rep.tokens}",
+        f"precision {rep.precision:.4f}  recall {rep.recall:.4f}  F1 {rep.f1:.4f}  accuracy {rep.accuracy:.4f}",
+        f"ambiguous-token accuracy {rep.ambiguous_accuracy:.4f} ({rep.ambiguous_tokens} tokens)  "
+        f"OOV accuracy {rep.oov_accuracy:.4f} ({rep.oov_tokens} tokens)",
+        f"{'type':<12}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>9}",
+    ]
+    for kind, s in rep.per_type.items():
+        lines.append(f"{kind:<12}{s.precision:>10.4f}{s.recall:>10.4f}{s.f1:>10.4f}{s.support:>9}")
+    return "\n".join(lines)
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from seqlab.evaluate import evaluate_file
+    from seqlab.tagger import Tagger
+
+    rep = evaluate_file(Tagger.load(args.model), args.data)
+    print(json.dumps(rep.to_json()) if args.json else _format_report(rep))
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from seqlab.errors import DataError
+    from seqlab.predict import format_sentence, read_sentences, tag_stream
+    from seqlab.tagger import Tagger
+    from seqlab.tokenizer import tokenize
+
+    if args.text is not None:
+        tokens = tuple(tokenize(args.text))
+        if not tokens:
+            raise DataError(None, None, "--text is empty: give a sentence to tag")
+        sentences = iter([tokens])
+    tagger = Tagger.load(args.model)
+    if args.text is None:
+        sentences = read_sentences(args.input, args.input_format, tagger.bundle.config.data)
+    start, count = time.perf_counter(), 0
+    out = sys.stdout
+    for tagged in tag_stream(tagger, sentences):
+        out.write(format_sentence(tagged, args.format))
+        count += 1
+    out.flush()
+    seconds = time.perf_counter() - start
+    log.info("tagged %d sentences in %.2fs (%.0f sentences/s)", count, seconds, count / seconds if seconds else 0.0)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s", stream=sys.stderr)
+    handlers = {"train": _train, "evaluate": _evaluate, "predict": _predict}
+    try:
+        return handlers[args.command](args)
+    except SeqlabError as err:
+        print(f"seqlab {args.command}: error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"seqlab {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0

@@ -1,0 +1,265 @@
+"""Corpus readers (CoNLL columns, JSONL), encoding to ids, and length-bucketed batching.
+
+Readers are generators over ``Sentence`` objects so large inputs stream; ``read_corpus`` collects a
+whole training/evaluation file and rejects an empty one. Every problem is a ``DataError`` naming the
+file and line.
+"""
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch.nn.utils.rnn import pad_sequence
+
+from seqlab.config import DataConfig
+from seqlab.errors import DataError
+from seqlab.vocab import Vocab
+
+MAX_WORD_CHARS = 64
+"""Character features look at the first 64 characters of a word (the word itself is always tagged)."""
+
+
+@dataclass(frozen=True)
+class Sentence:
+    tokens: tuple[str, ...]
+    """The tokens, as in the file."""
+    tags: tuple[str, ...] | None
+    """One tag per token, or None for unlabelled input."""
+    line: int = 0
+    """1-based line of the first token in its file (0 when not read from a file)."""
+
+
+def _decoded_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """``(line number, text without newline)`` for each line, decoding UTF-8 line by line."""
+    try:
+        handle = open(path, "rb")
+    except FileNotFoundError:
+        raise DataError(path, None, "file not found") from None
+    except IsADirectoryError:
+        raise DataError(path, None, "is a directory, expected a file") from None
+    except OSError as err:
+        raise DataError(path, None, f"cannot read ({err.strerror})") from None
+    with handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise DataError(path, number, f"not valid UTF-8 (byte 0x{raw[err.start]:02x} at column {err.start + 1})") from None
+            if number == 1 and text.startswith("\ufeff"):
+                text = text[1:]
+            yield number, text.rstrip("\r\n")
+
+
+def iter_conll(
+    path: str | Path,
+    token_column: int = 0,
+    tag_column: int = -1,
+    separator: str = "whitespace",
+    require_tags: bool = True,
+) -> Iterator[Sentence]:
+    """Sentences of a CoNLL column file: one token per line, blank lines between sentences.
+
+    ``-DOCSTART-`` lines are skipped; every token line must have as many columns as the first one.
+    With ``require_tags=False`` a file of one column is read as tokens only.
+    """
+    path = Path(path)
+    width: int | None = None
+    tokens: list[str] = []
+    tags: list[str] = []
+    start = 0
+    for number, text in _decoded_lines(path):
+        if separator == "tab":
+            columns = text.split("\t") if text.strip() else []
+        else:
+            columns = text.split()
+        if not columns or columns[0] == "-DOCSTART-":
+            if tokens:
+                yield Sentence(tuple(tokens), tuple(tags) if tags else None, start)
+            tokens, tags = [], []
+            continue
+        if width is None:
+            width = len(columns)
+            needed = [token_column] + ([tag_column] if require_tags or width > 1 else [])
+            for col in needed:
+                if not -width <= col < width:
+                    raise DataError(path, number, f"expected a column {col} (token_column/tag_column), found {width} column(s)")
+            if require_tags and width < 2:
+                raise DataError(path, number, "expected at least 2 columns (token and tag), found 1")
+        elif len(columns) != width:
+            raise DataError(path, number, f"expected {width} columns like the first token line, found {len(columns)}")
+        if not tokens:
+            start = number
+        tokens.append(columns[token_column])
+        if width > 1:
+            tags.append(columns[tag_column])
+    if tokens:
+        yield Sentence(tuple(tokens), tuple(tags) if tags else None, start)
+
+
+def iter_jsonl(path: str | Path, require_tags: bool = True) -> Iterator[Sentence]:
+    """Sentences of a JSONL file: one ``{"tokens": [...], "tags": [...]}`` object per line; blank lines skipped."""
+    path = Path(path)
+    for number, text in _decoded_lines(path):
+        if not text.strip():
+            continue
+        try:
+            record = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise DataError(path, number, f"invalid JSON ({err.msg} at column {err.colno})") from None
+        if not isinstance(record, dict):
+            raise DataError(path, number, f"expected a JSON object, found {type(record).__name__}")
+        tokens = record.get("tokens")
+        if not isinstance(tokens, list) or not all(isinstance(t, str) and t for t in tokens):
+            raise DataError(path, number, "expected \"tokens\": a list of non-empty strings")
+        tags = record.get("tags")
+        if tags is None and not require_tags:
+            yield Sentence(tuple(tokens), None, number)
+            continue
+        if not isinstance(tags, list) or not all(isinstance(t, str) and t for t in tags):
+            raise DataError(path, number, "expected \"tags\": a list of non-empty strings")
+        if len(tags) != len(tokens):
+            raise DataError(path, number, f"{len(tokens)} tokens but {len(tags)} tags")
+        if tokens:
+            yield Sentence(tuple(tokens), tuple(tags), number)
+
+
+def iter_corpus(path: str | Path, data: DataConfig, require_tags: bool = True) -> Iterator[Sentence]:
+    """Sentences of a file in the format the data config names."""
+    if data.format == "jsonl":
+        return iter_jsonl(path, require_tags)
+    return iter_conll(path, data.token_column, data.tag_column, data.separator, require_tags)
+
+
+def read_corpus(path: str | Path, data: DataConfig, require_tags: bool = True) -> list[Sentence]:
+    """All sentences of a file; an empty file is a ``DataError``."""
+    sentences = list(iter_corpus(path, data, require_tags))
+    if not sentences:
+        raise DataError(path, None, "no sentences found (the file is empty or holds only blank lines)")
+    return sentences
+
+
+# ------------------------------------------------------------------------------------------- encoding
+
+
+def word_key(token: str, lowercase: bool, normalize_digits: bool) -> str:
+    """The form of a token looked up in the word vocabulary."""
+    if lowercase:
+        token = token.lower()
+    if normalize_digits:
+        token = "".join("0" if ch.isdigit() else ch for ch in token)
+    return token
+
+
+@dataclass(frozen=True)
+class Vocabularies:
+    words: Vocab
+    """Word forms (after ``word_key``), with ``<pad>``/``<unk>``."""
+    chars: Vocab
+    """Characters, with ``<pad>``/``<unk>``."""
+    tags: Vocab
+    """Tags, no specials."""
+
+
+def build_vocabularies(sentences: Sequence[Sentence], data: DataConfig) -> Vocabularies:
+    words = Vocab.build(
+        (word_key(t, data.lowercase, data.normalize_digits) for s in sentences for t in s.tokens), data.min_count
+    )
+    chars = Vocab.build(ch for s in sentences for t in s.tokens for ch in t[:MAX_WORD_CHARS])
+    tags = Vocab.build((t for s in sentences for t in (s.tags or ())), specials=False)
+    return Vocabularies(words, chars, tags)
+
+
+@dataclass(frozen=True)
+class EncodedSentence:
+    words: torch.Tensor
+    """Word ids, ``(length,)``."""
+    chars: torch.Tensor
+    """Character ids, ``(length, max chars in this sentence)``, 0-padded."""
+    tags: torch.Tensor | None
+    """Tag ids, ``(length,)``, or None for unlabelled input."""
+
+
+def encode(sentence: Sentence, vocabs: Vocabularies, data: DataConfig, path: str | None = None) -> EncodedSentence:
+    """Ids for one sentence; a tag the model does not know is a ``DataError`` naming it."""
+    words = torch.tensor(
+        [vocabs.words.id(word_key(t, data.lowercase, data.normalize_digits)) for t in sentence.tokens], dtype=torch.long
+    )  # (length,)
+    char_ids = [vocabs.chars.ids(t[:MAX_WORD_CHARS]) or [1] for t in sentence.tokens]
+    width = max((len(c) for c in char_ids), default=1)
+    chars = torch.zeros(len(char_ids), width, dtype=torch.long)  # (length, chars)
+    for i, ids in enumerate(char_ids):
+        chars[i, : len(ids)] = torch.tensor(ids, dtype=torch.long)
+    tags = None
+    if sentence.tags is not None:
+        unknown = [t for t in sentence.tags if t not in vocabs.tags]
+        if unknown:
+            raise DataError(path, sentence.line or None, f"tag '{unknown[0]}' was never seen in training (known: {', '.join(vocabs.tags.items)})")
+        tags = torch.tensor(vocabs.tags.ids(sentence.tags), dtype=torch.long)  # (length,)
+    return EncodedSentence(words, chars, tags)
+
+
+# ------------------------------------------------------------------------------------------- batching
+
+
+@dataclass(frozen=True)
+class Batch:
+    words: torch.Tensor
+    """Word ids, ``(batch, seq)``, 0-padded."""
+    chars: torch.Tensor
+    """Character ids, ``(batch, seq, chars)``, 0-padded."""
+    tags: torch.Tensor | None
+    """Tag ids, ``(batch, seq)`` (0 at padding), or None."""
+    mask: torch.Tensor
+    """True at real tokens, ``(batch, seq)`` bool."""
+    lengths: torch.Tensor
+    """Sentence lengths, ``(batch,)`` long, always on the CPU (packing wants them there)."""
+    index: tuple[int, ...]
+    """Positions of these sentences in the list they were batched from."""
+
+    def to(self, device: torch.device) -> "Batch":
+        tags = None if self.tags is None else self.tags.to(device)
+        return Batch(self.words.to(device), self.chars.to(device), tags, self.mask.to(device), self.lengths, self.index)
+
+
+def collate(items: Sequence[EncodedSentence], index: Sequence[int]) -> Batch:
+    lengths = torch.tensor([len(e.words) for e in items], dtype=torch.long)  # (batch,)
+    words = pad_sequence([e.words for e in items], batch_first=True)  # (batch, seq)
+    seq = words.shape[1]
+    width = max(e.chars.shape[1] for e in items)
+    chars = torch.zeros(len(items), seq, width, dtype=torch.long)  # (batch, seq, chars)
+    for row, e in enumerate(items):
+        chars[row, : e.chars.shape[0], : e.chars.shape[1]] = e.chars
+    tags = None
+    if all(e.tags is not None for e in items):
+        tags = pad_sequence([e.tags for e in items], batch_first=True)  # (batch, seq)
+    mask = torch.arange(seq).unsqueeze(0) < lengths.unsqueeze(1)  # (batch, seq)
+    return Batch(words, chars, tags, mask, lengths, tuple(index))
+
+
+def bucketed_order(lengths: Sequence[int], batch_size: int, bucket_batches: int, rng: random.Random) -> list[list[int]]:
+    """Training batches as index lists: shuffle, sort each chunk of ``bucket_batches`` batches by length,
+    cut it into batches, then shuffle the batches. Padding stays small and the order stays random."""
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    chunk = batch_size * bucket_batches
+    batches: list[list[int]] = []
+    for start in range(0, len(order), chunk):
+        part = sorted(order[start : start + chunk], key=lambda k: lengths[k])
+        batches += [part[i : i + batch_size] for i in range(0, len(part), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+def sorted_order(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
+    """Evaluation batches: all sentences sorted by length, cut into batches (restore order with ``Batch.index``)."""
+    order = sorted(range(len(lengths)), key=lambda k: lengths[k])
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def make_batches(encoded: Sequence[EncodedSentence], order: Iterable[Sequence[int]]) -> Iterator[Batch]:
+    for index in order:
+        yield collate([encoded[k] for k in index], index)

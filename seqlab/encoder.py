@@ -1,0 +1,94 @@
+"""Context encoders: torch's fused recurrent layers over packed sequences, and the context-free ``none``.
+
+Every encoder maps ``x (B, L, D_in)`` and ``lengths (B,)`` to ``h (B, L, D_out)``; ``D_out`` is
+``hidden × directions`` for the recurrent cells and ``D_in`` for ``none``. Sequences are packed, so a
+padded position never feeds a real one and the backward direction starts at each sentence's own last
+token: a sentence's encoding does not depend on what else is in its batch.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from seqlab.errors import ModelError
+
+
+class RecurrentEncoder(nn.Module):
+    """A stack of ``nn.RNN`` / ``nn.LSTM`` / ``nn.GRU`` layers.
+
+    The vanilla RNN is the notes' ``S_t = f(U·x_t + W·S_{t-1} + b)`` with ``f`` = tanh or ReLU; the
+    tagger head then computes ``O_t = g(V·S_t)``. With ``bidirectional`` the output at ``t`` is
+    ``[S→_t; S←_t]``, so position ``t`` sees the whole sentence. Dropout is applied between layers (by
+    torch) and on the output.
+    """
+
+    def __init__(
+        self,
+        cell: str,
+        input_dim: int,
+        hidden: int,
+        layers: int,
+        bidirectional: bool,
+        dropout: float,
+        nonlinearity: str = "tanh",
+    ) -> None:
+        super().__init__()
+        kwargs = dict(
+            input_size=input_dim,
+            hidden_size=hidden,
+            num_layers=layers,
+            bidirectional=bidirectional,
+            dropout=dropout if layers > 1 else 0.0,
+            batch_first=True,
+        )
+        if cell == "rnn":
+            self.rnn: nn.RNNBase = nn.RNN(nonlinearity=nonlinearity, **kwargs)
+        elif cell == "lstm":
+            self.rnn = nn.LSTM(**kwargs)
+        elif cell == "gru":
+            self.rnn = nn.GRU(**kwargs)
+        else:
+            raise ModelError(f"unknown recurrent cell '{cell}'; expected one of rnn, lstm, gru")
+        self.output_dropout = nn.Dropout(dropout)
+        self.output_dim = hidden * (2 if bidirectional else 1)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        seq = x.shape[1]
+        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        out, _ = self.rnn(packed)
+        h, _ = pad_packed_sequence(out, batch_first=True, total_length=seq)  # (B, L, hidden × directions)
+        return self.output_dropout(h)
+
+
+class NoEncoder(nn.Module):
+    """The context-free baseline: each token's representation goes straight to the tagger, ``h_t = x_t``."""
+
+    def __init__(self, input_dim: int) -> None:
+        super().__init__()
+        self.output_dim = input_dim
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        return x  # (B, L, D_in)
+
+
+def _recurrent(cell: str) -> Callable[..., nn.Module]:
+    def make(input_dim: int, hidden: int, layers: int, bidirectional: bool, dropout: float, nonlinearity: str) -> nn.Module:
+        return RecurrentEncoder(cell, input_dim, hidden, layers, bidirectional, dropout, nonlinearity)
+
+    return make
+
+
+def _none(input_dim: int, hidden: int, layers: int, bidirectional: bool, dropout: float, nonlinearity: str) -> nn.Module:
+    return NoEncoder(input_dim)
+
+
+ENCODERS: dict[str, Callable[..., nn.Module]] = {
+    "rnn": _recurrent("rnn"),
+    "lstm": _recurrent("lstm"),
+    "gru": _recurrent("gru"),
+    "none": _none,
+}
+"""``model.encoder.cell`` → constructor ``(input_dim, hidden, layers, bidirectional, dropout, nonlinearity)``."""

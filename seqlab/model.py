@@ -1,0 +1,67 @@
+"""The tagger network, embedding → encoder → linear → head, and ``build_model``, which derives every size once."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from seqlab.config import ModelConfig
+from seqlab.data import Batch, Vocabularies
+from seqlab.embedding import CharCNN, TokenEmbedding
+from seqlab.encoder import ENCODERS
+from seqlab.errors import ModelError
+from seqlab.heads import HEADS
+
+
+class TaggerModel(nn.Module):
+    """``E = W_o · encoder(embedding(words, chars)) + b_o`` (the notes' ``O_t = g(V·S_t)`` with ``g`` the head).
+
+    Shapes: ``B`` batch, ``L`` padded length, ``T`` tags.
+    """
+
+    def __init__(self, embedding: TokenEmbedding, encoder: nn.Module, num_tags: int, head: nn.Module) -> None:
+        super().__init__()
+        self.embedding = embedding
+        self.encoder = encoder
+        self.projection = nn.Linear(encoder.output_dim, num_tags)
+        self.head = head
+
+    def emissions(self, batch: Batch) -> torch.Tensor:
+        """Tag scores, ``(B, L, T)``."""
+        x = self.embedding(batch.words, batch.chars)  # (B, L, D_in)
+        h = self.encoder(x, batch.lengths)  # (B, L, D_out)
+        return self.projection(h)  # (B, L, T)
+
+    def loss(self, batch: Batch) -> torch.Tensor:
+        assert batch.tags is not None, "training batches carry tags"
+        return self.head.loss(self.emissions(batch), batch.tags, batch.mask)
+
+    def decode(self, batch: Batch) -> torch.Tensor:
+        """Predicted tag ids, ``(B, L)``; 0 at padding."""
+        return self.head.decode(self.emissions(batch), batch.mask)
+
+
+def _lookup(family: dict, name: str, key: str) -> object:
+    if name not in family:
+        raise ModelError(f"{key}: unknown name '{name}'; expected one of {', '.join(family)}")
+    return family[name]
+
+
+def build_model(config: ModelConfig, vocabs: Vocabularies) -> TaggerModel:
+    """A fresh model for these vocabularies (initialised from torch's current RNG state)."""
+    if len(vocabs.tags) == 0:
+        raise ModelError("the tag vocabulary is empty: the training data holds no tags")
+    emb = config.embedding
+    char = None
+    if emb.char.kind == "cnn":
+        char = CharCNN(len(vocabs.chars), emb.char.dim, emb.char.filters, emb.char.kernel)
+    embedding = TokenEmbedding(len(vocabs.words), emb.dim, emb.dropout, emb.word_dropout, char)
+    enc = config.encoder
+    make_encoder = _lookup(ENCODERS, enc.cell, "model.encoder.cell")
+    encoder = make_encoder(embedding.output_dim, enc.hidden, enc.layers, enc.bidirectional, enc.dropout, enc.nonlinearity)
+    make_head = _lookup(HEADS, config.decoder.kind, "model.decoder.kind")
+    head = make_head(len(vocabs.tags))
+    return TaggerModel(embedding, encoder, len(vocabs.tags), head)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -1,0 +1,218 @@
+"""Training: seeded, length-bucketed mini-batches, clipping, lr decay, early stopping on dev span F1.
+
+The model directory is written as training goes: config, vocabularies and lexicon first, the weights
+each time dev F1 improves (every epoch when there is no dev file), one JSON line per epoch in
+``metrics.jsonl``, and ``metrics.json`` with the best epoch's dev and test scores at the end.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from seqlab import bundle as files
+from seqlab.bundle import Bundle, load_weights, save_bundle, save_weights, write_json
+from seqlab.config import Config, TrainConfig
+from seqlab.data import EncodedSentence, Sentence, build_vocabularies, bucketed_order, encode, make_batches, read_corpus
+from seqlab.errors import ConfigError, ModelError, SeqlabError
+from seqlab.metrics import Report, ambiguous_words, report
+from seqlab.model import TaggerModel, build_model, count_parameters
+from seqlab.tagger import Tagger, decode_encoded
+
+log = logging.getLogger(__name__)
+
+
+class TrainingError(SeqlabError):
+    """Training cannot go on (e.g. the loss became NaN); the best model saved so far is kept."""
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    output_dir: Path
+    best_epoch: int
+    """1-based epoch whose weights were kept."""
+    epochs_run: int
+    dev: Report | None
+    test: Report | None
+    parameters: int
+    seconds: float
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` → CUDA when available, else CPU; explicit CUDA names must exist."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError([f"'train.device': {name!r} requested but CUDA is not available"])
+    return torch.device(name)
+
+
+def make_optimizer(params: Sequence[nn.Parameter], train: TrainConfig) -> torch.optim.Optimizer:
+    if train.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=train.lr, momentum=train.momentum, weight_decay=train.weight_decay)
+    if train.optimizer == "adam":
+        return torch.optim.Adam(params, lr=train.lr, weight_decay=train.weight_decay)
+    return torch.optim.AdamW(params, lr=train.lr, weight_decay=train.weight_decay)
+
+
+def _read_split(path: str | None, config: Config, key: str) -> list[Sentence] | None:
+    if path is None:
+        return None
+    sentences = read_corpus(path, config.data)
+    if key == "train":
+        log.info("read %d training sentences from %s", len(sentences), path)
+    return sentences
+
+
+def _prepare_output(directory: Path, overwrite: bool) -> None:
+    if directory.exists() and not directory.is_dir():
+        raise ModelError(f"{directory}: exists and is not a directory")
+    if (directory / files.CONFIG).exists() and not overwrite:
+        raise ModelError(f"{directory}: already holds a model; pass --overwrite or choose another --output")
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / files.HISTORY).unlink(missing_ok=True)
+    (directory / files.METRICS).unlink(missing_ok=True)
+
+
+class Scorer:
+    """Evaluates a model on one labelled split, encoded once."""
+
+    def __init__(self, sentences: Sequence[Sentence], tagger: Tagger, batch_size: int) -> None:
+        data = tagger.bundle.config.data
+        self.sentences = sentences
+        self.encoded = [encode(Sentence(s.tokens, None), tagger.bundle.vocabs, data) for s in sentences]
+        self.tagger = tagger
+        self.batch_size = batch_size
+
+    def __call__(self) -> Report:
+        ids = decode_encoded(self.tagger.model, self.encoded, self.batch_size, self.tagger.device)
+        names = self.tagger.bundle.vocabs.tags.items
+        predicted = [[names[i] for i in row] for row in ids]
+        gold = [s.tags or () for s in self.sentences]
+        tokens = [s.tokens for s in self.sentences]
+        return report(tokens, gold, predicted, self.tagger.bundle.ambiguous.__contains__, self.tagger.is_oov)
+
+
+def _train_epoch(
+    model: TaggerModel,
+    encoded: Sequence[EncodedSentence],
+    order: list[list[int]],
+    optimizer: torch.optim.Optimizer,
+    train: TrainConfig,
+    device: torch.device,
+    epoch: int,
+    progress: bool | None,
+) -> tuple[float, float]:
+    """One pass over the batches; returns (mean loss per sentence, sentences per second)."""
+    model.train()
+    total_loss, seen = 0.0, 0
+    start = time.perf_counter()
+    disable = None if progress is None else not progress  # None: tqdm shows the bar only on a terminal
+    bar = tqdm(total=len(encoded), desc=f"epoch {epoch}", unit="sent", disable=disable, leave=False)
+    with bar:
+        for step, batch in enumerate(make_batches(encoded, order), start=1):
+            batch = batch.to(device)
+            optimizer.zero_grad(set_to_none=True)
+            loss = model.loss(batch)
+            if not torch.isfinite(loss):
+                raise TrainingError(f"the loss became {loss.item()} at epoch {epoch}, step {step}; try a lower train.lr or train.clip_grad_norm")
+            loss.backward()
+            if train.clip_grad_norm is not None:
+                nn.utils.clip_grad_norm_(model.parameters(), train.clip_grad_norm)
+            optimizer.step()
+            size = len(batch.index)
+            total_loss += loss.item() * size
+            seen += size
+            bar.update(size)
+            bar.set_postfix(loss=f"{total_loss / seen:.3f}", refresh=False)
+    seconds = time.perf_counter() - start
+    return total_loss / max(seen, 1), seen / seconds if seconds > 0 else 0.0
+
+
+def train(config: Config, output_dir: str | Path | None = None, overwrite: bool = False, progress: bool | None = None) -> TrainResult:
+    """Train a model as ``config`` says and write it to ``output_dir`` (default ``config.output_dir``).
+
+    ``progress``: show a tqdm bar (None: only when stderr is a terminal).
+    """
+    began = time.perf_counter()
+    if config.data.train is None:
+        raise ConfigError(["'data.train': required for training (a CoNLL or JSONL file)"])
+    directory = Path(output_dir if output_dir is not None else config.output_dir)
+    if config.train.threads is not None:
+        torch.set_num_threads(config.train.threads)
+    device = resolve_device(config.train.device)
+
+    train_sents = _read_split(config.data.train, config, "train")
+    dev_sents = _read_split(config.data.dev, config, "dev")
+    test_sents = _read_split(config.data.test, config, "test")
+    assert train_sents is not None
+    vocabs = build_vocabularies(train_sents, config.data)
+    ambiguous = frozenset(ambiguous_words([s.tokens for s in train_sents], [s.tags or () for s in train_sents]))
+    bundle = Bundle(config, vocabs, ambiguous)
+    encoded = [encode(s, vocabs, config.data, config.data.train) for s in train_sents]
+
+    torch.manual_seed(config.seed)
+    rng = random.Random(config.seed)
+    model = build_model(config.model, vocabs).to(device)
+    parameters = count_parameters(model)
+    optimizer = make_optimizer(list(model.parameters()), config.train)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 1.0 / (1.0 + config.train.lr_decay * epoch))
+
+    _prepare_output(directory, overwrite)
+    save_bundle(directory, bundle)
+    tagger = Tagger(model, bundle, device)
+    dev_score = Scorer(dev_sents, tagger, config.train.eval_batch_size) if dev_sents else None
+    log.info("training %d parameters on %s for up to %d epochs -> %s", parameters, device, config.train.epochs, directory)
+
+    best_f1, best_epoch, stale, epoch = -math.inf, 0, 0, 0
+    best_dev: Report | None = None
+    lengths = [len(e.words) for e in encoded]
+    for epoch in range(1, config.train.epochs + 1):
+        lr = optimizer.param_groups[0]["lr"]
+        order = bucketed_order(lengths, config.train.batch_size, config.train.bucket_batches, rng)
+        loss, speed = _train_epoch(model, encoded, order, optimizer, config.train, device, epoch, progress)
+        schedule.step()
+        record = {"epoch": epoch, "lr": lr, "loss": loss, "train_sents_per_s": round(speed, 1)}
+        improved = True
+        if dev_score is not None:
+            dev = dev_score()
+            record.update(dev_f1=dev.f1, dev_accuracy=dev.accuracy)
+            improved = dev.f1 > best_f1
+            if improved:
+                best_f1, best_dev = dev.f1, dev
+        record["best"] = improved
+        record["seconds"] = round(time.perf_counter() - began, 2)
+        if improved:
+            best_epoch, stale = epoch, 0
+            save_weights(directory, model)
+        else:
+            stale += 1
+        with open(directory / files.HISTORY, "a", encoding="utf-8") as history:
+            history.write(json.dumps(record) + "\n")
+        log.info("epoch %d: loss %.4f, %.0f sent/s%s", epoch, loss, speed, f", dev F1 {record['dev_f1']:.4f}" if dev_score else "")
+        if config.train.patience is not None and stale >= config.train.patience:
+            log.info("no dev F1 improvement for %d epochs: stopping", stale)
+            break
+
+    load_weights(directory, model)
+    test = Scorer(test_sents, tagger, config.train.eval_batch_size)() if test_sents else None
+    seconds = time.perf_counter() - began
+    summary = {
+        "best_epoch": best_epoch,
+        "epochs_run": epoch,
+        "parameters": parameters,
+        "seconds": round(seconds, 2),
+        "dev": best_dev.to_json() if best_dev else None,
+        "test": test.to_json() if test else None,
+    }
+    write_json(directory / files.METRICS, summary)
+    return TrainResult(directory, best_epoch, epoch, best_dev, test, parameters, seconds)

@@ -1,0 +1,65 @@
+"""Shared fixtures: a tiny labelled corpus written on the fly and a config that trains on it in seconds."""
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from seqlab.config import Config, load_config
+
+FOOD = ["eat", "peel", "slice", "bake", "wash"]
+BIZ = ["shares", "stock", "engineers", "revenue", "investors"]
+
+
+def tiny_sentences(count: int, seed: int) -> list[tuple[list[str], list[str]]]:
+    """Sentences where *apple* is a fruit after a food verb and a company before a business noun."""
+    rng = random.Random(seed)
+    out = []
+    for k in range(count):
+        apple = rng.choice(["apple", "Apple"])
+        if k % 2 == 0:
+            words = ["I", rng.choice(FOOD), "the", apple, "."]
+            tags = ["O", "O", "O", "B-FRUIT", "O"]
+        else:
+            words = ["the", apple, rng.choice(BIZ), "rose", "today", "."]
+            tags = ["O", "B-ORG", "O", "O", "O", "O"]
+        if k % 5 == 0:
+            words = ["General", "Motors", "and"] + words
+            tags = ["B-ORG", "I-ORG", "O"] + tags
+        out.append((words, tags))
+    return out
+
+
+def write_conll(path: Path, sentences: list[tuple[list[str], list[str]]], sep: str = "\t") -> Path:
+    path.write_text("".join("".join(f"{w}{sep}{t}\n" for w, t in zip(ws, ts)) + "\n" for ws, ts in sentences), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def tiny_data(tmp_path: Path) -> dict[str, Path]:
+    return {
+        "train": write_conll(tmp_path / "train.conll", tiny_sentences(60, 1)),
+        "dev": write_conll(tmp_path / "dev.conll", tiny_sentences(20, 2)),
+        "test": write_conll(tmp_path / "test.conll", tiny_sentences(20, 3)),
+    }
+
+
+def tiny_overrides(data: dict[str, Path], out: Path) -> list[str]:
+    return [
+        f"data.train={data['train']}",
+        f"data.dev={data['dev']}",
+        f"data.test={data['test']}",
+        "model.embedding.dim=16",
+        "model.encoder.hidden=16",
+        "train.optimizer=adam",
+        "train.lr=0.01",
+        "train.epochs=3",
+        "train.batch_size=8",
+        f"output_dir={out}",
+    ]
+
+
+@pytest.fixture
+def tiny_config(tiny_data: dict[str, Path], tmp_path: Path) -> Config:
+    return load_config(None, tiny_overrides(tiny_data, tmp_path / "model"))

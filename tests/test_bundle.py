@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import pickle
+
+import pytest
+import torch
+
+from seqlab.bundle import CONFIG, VOCAB, WEIGHTS, load_bundle, load_weights, write_atomic
+from seqlab.errors import ModelError
+from seqlab.tagger import Tagger
+from seqlab.train import train
+
+
+@pytest.fixture
+def model_dir(tiny_config):
+    return train(tiny_config, progress=False).output_dir
+
+
+def test_saved_model_reloads_with_identical_weights_and_predictions(model_dir, tiny_config):
+    tagger = Tagger.load(model_dir)
+    again = Tagger.load(model_dir)
+    for (name, a), (_, b) in zip(tagger.model.state_dict().items(), again.model.state_dict().items()):
+        assert torch.equal(a, b), name
+    assert load_bundle(model_dir).config == tiny_config
+    text = ["I eat the apple .", "the Apple shares rose today ."]
+    assert [t.tags for t in tagger.predict(text)] == [t.tags for t in again.predict(text)]
+
+
+def test_missing_directory():
+    with pytest.raises(ModelError, match="model directory not found"):
+        Tagger.load("/nonexistent/model")
+
+
+@pytest.mark.parametrize("name", [CONFIG, VOCAB, WEIGHTS])
+def test_missing_file_is_named(model_dir, name):
+    (model_dir / name).unlink()
+    with pytest.raises(ModelError, match=name):
+        Tagger.load(model_dir)
+
+
+def test_truncated_weights(model_dir):
+    data = (model_dir / WEIGHTS).read_bytes()
+    (model_dir / WEIGHTS).write_bytes(data[: len(data) // 2])
+    with pytest.raises(ModelError, match="weights.safetensors: not a valid safetensors file"):
+        Tagger.load(model_dir)
+
+
+def test_wrong_shape_weights(model_dir):
+    text = (model_dir / CONFIG).read_text().replace("hidden: 16", "hidden: 17")
+    (model_dir / CONFIG).write_text(text)
+    with pytest.raises(ModelError, match="weights.safetensors: .* shape"):
+        Tagger.load(model_dir)
+
+
+def test_corrupt_vocab_json(model_dir):
+    (model_dir / VOCAB).write_text("{not json")
+    with pytest.raises(ModelError, match="vocab.json: invalid JSON"):
+        Tagger.load(model_dir)
+
+
+def test_a_pickle_in_place_of_the_weights_is_refused_and_runs_nothing(model_dir, tmp_path):
+    marker = tmp_path / "pwned"
+
+    class Exploit:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    (model_dir / WEIGHTS).write_bytes(pickle.dumps(Exploit()))
+    with pytest.raises(ModelError, match="weights.safetensors"):
+        Tagger.load(model_dir)
+    assert not marker.exists()
+
+
+def test_write_atomic_keeps_the_old_file_when_writing_fails(tmp_path, monkeypatch):
+    target = tmp_path / "f.bin"
+    write_atomic(target, b"old")
+
+    def broken_fsync(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("os.fsync", broken_fsync)
+    with pytest.raises(OSError):
+        write_atomic(target, b"new")
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["f.bin"]
+
+
+def test_load_weights_rejects_wrong_names(model_dir):
+    tagger = Tagger.load(model_dir)
+    from safetensors.torch import save_file
+
+    save_file({"bogus": torch.zeros(1)}, str(model_dir / WEIGHTS))
+    with pytest.raises(ModelError, match="do not match"):
+        load_weights(model_dir, tagger.model)

@@ -1,0 +1,154 @@
+"""The command line end to end (train → evaluate → predict) and its one-line errors."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from seqlab.cli import main
+from tests.conftest import tiny_overrides
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def trained(tiny_data, tmp_path) -> Path:
+    out = tmp_path / "model"
+    args = ["train", "--config", str(ROOT / "configs" / "apple_lstm.yaml")]
+    for override in tiny_overrides(tiny_data, out):
+        args += ["--set", override]
+    assert main(["-q", *args, "--set", "model.embedding.word_dropout=0"]) == 0
+    return out
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_train_evaluate_predict(trained, tiny_data, capsys):
+    code, out, _ = run(capsys, "evaluate", "--model", str(trained), "--data", str(tiny_data["test"]), "--json")
+    assert code == 0
+    report = json.loads(out)
+    for key in ("precision", "recall", "f1", "accuracy", "ambiguous_accuracy", "oov_accuracy"):
+        assert 0.0 <= report[key] <= 1.0
+    assert set(report["per_type"]) == {"FRUIT", "ORG"}
+    assert report["per_type"]["ORG"]["support"] > 0
+
+    code, out, _ = run(capsys, "evaluate", "--model", str(trained), "--data", str(tiny_data["test"]))
+    assert code == 0 and "F1" in out and "FRUIT" in out
+
+    code, out, _ = run(capsys, "predict", "--model", str(trained), "--text", "I eat the apple!")
+    assert code == 0
+    rows = [line.split("\t") for line in out.strip().split("\n")]
+    assert [r[0] for r in rows] == ["I", "eat", "the", "apple", "!"]
+    assert all(len(r) == 2 for r in rows)
+
+    code, out, _ = run(capsys, "predict", "--model", str(trained), "--text", "the Apple shares rose", "--format", "jsonl")
+    record = json.loads(out)
+    assert record["tokens"] == ["the", "Apple", "shares", "rose"] and len(record["tags"]) == 4
+
+
+def test_predict_file_keeps_order_and_empty_lines(trained, tmp_path, capsys):
+    lines = ["I eat the apple .", "", "the Apple shares rose today .", "ok"]
+    source = tmp_path / "in.txt"
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    code, out, _ = run(capsys, "predict", "--model", str(trained), "--input", str(source), "--format", "jsonl")
+    assert code == 0
+    records = [json.loads(line) for line in out.splitlines()]
+    assert [r["tokens"] for r in records] == [line.split() for line in lines]
+    assert all(len(r["tokens"]) == len(r["tags"]) for r in records)
+
+
+def test_predict_conll_input_and_text_output(trained, tiny_data, capsys):
+    code, out, _ = run(capsys, "predict", "--model", str(trained), "--input", str(tiny_data["test"]), "--input-format", "conll", "--format", "text")
+    assert code == 0 and len(out.splitlines()) == 20
+
+
+def test_predict_from_stdin_subprocess(trained):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "seqlab", "-q", "predict", "--model", str(trained), "--input", "-"],
+        input="I eat the apple .\n", capture_output=True, text=True, env=env, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert [line.split("\t")[0] for line in proc.stdout.strip().splitlines()] == ["I", "eat", "the", "apple", "."]
+
+
+def test_dry_run_prints_config_and_parameter_count(tiny_data, tmp_path, capsys):
+    args = ["train", "--config", str(ROOT / "configs" / "apple_gru.yaml"), "--dry-run"]
+    for override in tiny_overrides(tiny_data, tmp_path / "m"):
+        args += ["--set", override]
+    code, out, _ = run(capsys, *args)
+    assert code == 0 and "cell: gru" in out and "# parameters:" in out
+    assert not (tmp_path / "m").exists()
+
+
+def assert_one_line_error(code: int, err: str, *needles: str) -> None:
+    assert code != 0
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    for needle in needles:
+        assert needle in lines[0]
+
+
+def test_error_wrong_column_count(tiny_data, tmp_path, capsys):
+    bad = tmp_path / "bad.conll"
+    bad.write_text("a\tO\nb\tX\tY\n", encoding="utf-8")
+    code, _, err = run(capsys, "-q", "train", "--config", str(ROOT / "configs" / "apple_lstm.yaml"), "--set", f"data.train={bad}", "--output", str(tmp_path / "m"))
+    assert_one_line_error(code, err, f"{bad}:2", "columns")
+
+
+def test_error_empty_data_file(tmp_path, capsys):
+    empty = tmp_path / "empty.conll"
+    empty.write_text("", encoding="utf-8")
+    code, _, err = run(capsys, "-q", "train", "--config", str(ROOT / "configs" / "apple_lstm.yaml"), "--set", f"data.train={empty}", "--output", str(tmp_path / "m"))
+    assert_one_line_error(code, err, str(empty), "no sentences")
+
+
+def test_error_non_utf8_file(trained, tmp_path, capsys):
+    bad = tmp_path / "latin.conll"
+    bad.write_bytes("caf\xe9\tO\n".encode("latin-1"))
+    code, _, err = run(capsys, "evaluate", "--model", str(trained), "--data", str(bad))
+    assert_one_line_error(code, err, f"{bad}:1", "UTF-8")
+
+
+def test_error_unknown_config_key_with_suggestion(tmp_path, capsys):
+    config = tmp_path / "c.yaml"
+    config.write_text("model:\n  encoder:\n    cel: gru\n", encoding="utf-8")
+    code, _, err = run(capsys, "train", "--config", str(config))
+    assert_one_line_error(code, err, str(config), "model.encoder.cel", "did you mean 'model.encoder.cell'")
+
+
+def test_error_missing_model_directory(tmp_path, capsys):
+    code, _, err = run(capsys, "predict", "--model", str(tmp_path / "nope"), "--text", "hello")
+    assert_one_line_error(code, err, str(tmp_path / "nope"), "not found")
+
+
+def test_error_empty_text(trained, capsys):
+    code, _, err = run(capsys, "predict", "--model", str(trained), "--text", "")
+    assert_one_line_error(code, err, "--text is empty")
+
+
+def test_unknown_gold_tags_are_reported_not_a_crash(trained, tmp_path, capsys, caplog):
+    data = tmp_path / "new.conll"
+    data.write_text("Paris\tB-LOC\nis\tO\n", encoding="utf-8")
+    code, out, err = run(capsys, "evaluate", "--model", str(trained), "--data", str(data), "--json")
+    assert code == 0 and "B-LOC" in caplog.text
+    assert json.loads(out)["recall"] == 0.0
+
+
+def test_python_api_predict(trained):
+    from seqlab import Tagger
+
+    tagged = Tagger.load(trained).predict(["I eat the apple!", "the Apple shares rose"])
+    assert tagged[0].tokens == ("I", "eat", "the", "apple", "!")
+    assert len(tagged[1].tags) == 4
+    with pytest.raises(Exception, match="list of texts"):
+        Tagger.load(trained).predict("one string")  # type: ignore[arg-type]

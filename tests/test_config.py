@@ -1,0 +1,143 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from seqlab.config import Config, dump_config, iter_keys, load_config
+from seqlab.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "c.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_defaults_when_no_file():
+    assert load_config(None) == Config()
+
+
+def test_nested_values_are_read(tmp_path):
+    config = load_config(write(tmp_path, "model:\n  encoder:\n    cell: gru\n    hidden: 7\ntrain:\n  lr: 1\n"))
+    assert config.model.encoder.cell == "gru"
+    assert config.model.encoder.hidden == 7
+    assert config.train.lr == 1.0 and isinstance(config.train.lr, float)
+
+
+def test_config_is_frozen():
+    with pytest.raises(AttributeError):
+        Config().seed = 3  # type: ignore[misc]
+
+
+def test_unknown_key_names_dotted_path_file_and_suggestion(tmp_path):
+    path = write(tmp_path, "model:\n  encoder:\n    cel: gru\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    message = str(err.value)
+    assert "model.encoder.cel" in message and "did you mean 'model.encoder.cell'" in message and str(path) in message
+
+
+def test_every_problem_is_reported_together(tmp_path):
+    path = write(tmp_path, "sed: 1\nmodel:\n  encoder:\n    cell: transformer\n    hidden: -3\ntrain:\n  lr: fast\n  clip_grad_norm: true\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    problems = err.value.problems
+    assert len(problems) == 5
+    joined = " ".join(problems)
+    for key in ("'sed'", "model.encoder.cell", "model.encoder.hidden", "train.lr", "train.clip_grad_norm"):
+        assert key in joined
+
+
+def test_boolean_typo_is_an_error_not_false(tmp_path):
+    with pytest.raises(ConfigError, match="model.encoder.bidirectional"):
+        load_config(write(tmp_path, "model:\n  encoder:\n    bidirectional: ture\n"))
+
+
+def test_out_of_range_dropout(tmp_path):
+    with pytest.raises(ConfigError, match=r"model.embedding.dropout.*out of range"):
+        load_config(write(tmp_path, "model:\n  embedding:\n    dropout: 1.0\n"))
+
+
+def test_section_must_be_mapping(tmp_path):
+    with pytest.raises(ConfigError, match="'model.encoder': expected a mapping"):
+        load_config(write(tmp_path, "model:\n  encoder: lstm\n"))
+
+
+def test_overrides_are_typed_and_validated(tmp_path):
+    path = write(tmp_path, "train:\n  epochs: 3\n")
+    config = load_config(path, ["train.epochs=9", "model.encoder.bidirectional=false", "train.clip_grad_norm=null"])
+    assert config.train.epochs == 9
+    assert config.model.encoder.bidirectional is False
+    assert config.train.clip_grad_norm is None
+    with pytest.raises(ConfigError, match="did you mean 'train.epochs'"):
+        load_config(path, ["train.epoch=9"])
+
+
+def test_override_without_equals_sign():
+    with pytest.raises(ConfigError, match="expected KEY=VALUE"):
+        load_config(None, ["train.epochs"])
+
+
+def test_override_through_a_value(tmp_path):
+    with pytest.raises(ConfigError, match="'seed' is a value, not a section"):
+        load_config(write(tmp_path, "seed: 1\n"), ["seed.x=1"])
+
+
+def test_invalid_yaml_names_line(tmp_path):
+    with pytest.raises(ConfigError, match=r"invalid YAML at line 2"):
+        load_config(write(tmp_path, "a: 1\nb: c: d\n"))
+
+
+def test_missing_file():
+    with pytest.raises(ConfigError, match="file not found"):
+        load_config("/nonexistent/x.yaml")
+
+
+def test_top_level_must_be_mapping(tmp_path):
+    with pytest.raises(ConfigError, match="expected a mapping at the top level"):
+        load_config(write(tmp_path, "- 1\n- 2\n"))
+
+
+def test_bad_device():
+    with pytest.raises(ConfigError, match="train.device"):
+        load_config(None, ["train.device=gpu"])
+
+
+def test_dump_round_trips(tmp_path):
+    config = load_config(None, ["model.encoder.cell=rnn", "train.patience=null", "data.train=x.conll"])
+    again = load_config(write(tmp_path, dump_config(config)))
+    assert again == config
+
+
+def test_shipped_configs_load():
+    for path in sorted((ROOT / "configs").glob("*.yaml")):
+        load_config(path)
+
+
+def test_apple_configs_differ_only_in_the_documented_key():
+    def leaves(path: str) -> dict:
+        raw = yaml.safe_load(dump_config(load_config(ROOT / "configs" / path)))
+        raw.pop("output_dir")
+        return raw
+
+    lstm = leaves("apple_lstm.yaml")
+    for cell in ("rnn", "gru", "none"):
+        other = leaves(f"apple_{cell}.yaml")
+        assert other["model"]["encoder"].pop("cell") == cell
+        lstm_copy = yaml.safe_load(yaml.safe_dump(lstm))
+        lstm_copy["model"]["encoder"].pop("cell")
+        assert other == lstm_copy
+    uni = leaves("apple_lstm_uni.yaml")
+    assert uni["model"]["encoder"].pop("bidirectional") is False
+    lstm["model"]["encoder"].pop("bidirectional")
+    assert uni == lstm
+
+
+def test_readme_documents_every_key():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    missing = [key for key, _, _ in iter_keys() if f"`{key}`" not in readme]
+    assert not missing, f"README config reference lacks {missing}"

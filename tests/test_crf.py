@@ -1,0 +1,102 @@
+"""The CRF against brute force: every tag sequence enumerated with itertools.product."""
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+
+from seqlab.crf import CRF
+from seqlab.errors import ModelError
+
+
+def random_instance(seed: int, num_tags: int = 4, batch: int = 3, max_len: int = 5):
+    gen = torch.Generator().manual_seed(seed)
+    crf = CRF(num_tags)
+    with torch.no_grad():
+        for p in crf.parameters():
+            p.copy_(torch.randn(p.shape, generator=gen))
+    lengths = torch.randint(1, max_len + 1, (batch,), generator=gen)
+    lengths[0] = max_len
+    emissions = torch.randn(batch, max_len, num_tags, generator=gen)
+    mask = torch.arange(max_len).unsqueeze(0) < lengths.unsqueeze(1)
+    tags = torch.randint(0, num_tags, (batch, max_len), generator=gen) * mask
+    return crf, emissions, tags, mask, lengths
+
+
+def brute_scores(crf: CRF, emissions: torch.Tensor, length: int) -> dict[tuple[int, ...], float]:
+    start, trans, end = (t.detach() for t in crf.scores())
+    out = {}
+    for path in itertools.product(range(crf.num_tags), repeat=length):
+        score = start[path[0]] + end[path[-1]] + sum(emissions[t, path[t]] for t in range(length))
+        score = score + sum(trans[path[t - 1], path[t]] for t in range(1, length))
+        out[path] = float(score)
+    return out
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_nll_decode_and_marginals_match_enumeration(seed):
+    crf, emissions, tags, mask, lengths = random_instance(seed)
+    nll = crf.nll(emissions, tags, mask)
+    decoded = crf.decode(emissions, mask)
+    marginals = crf.marginals(emissions, mask)
+    for b in range(emissions.shape[0]):
+        n = int(lengths[b])
+        scores = brute_scores(crf, emissions[b], n)
+        log_z = torch.logsumexp(torch.tensor(list(scores.values()), dtype=torch.float64), 0)
+        gold = tuple(tags[b, :n].tolist())
+        assert float(nll[b]) == pytest.approx(float(log_z) - scores[gold], abs=1e-4)
+        best = max(scores, key=scores.get)
+        assert tuple(decoded[b, :n].tolist()) == best
+        assert decoded[b, n:].eq(0).all()
+        expected = torch.zeros(n, crf.num_tags, dtype=torch.float64)
+        for path, s in scores.items():
+            p = torch.exp(torch.tensor(s, dtype=torch.float64) - log_z)
+            for t, y in enumerate(path):
+                expected[t, y] += p
+        assert torch.allclose(marginals[b, :n].double(), expected, atol=1e-5)
+
+
+def test_padding_does_not_change_results():
+    crf, emissions, tags, mask, lengths = random_instance(7, batch=4, max_len=6)
+    nll, decoded = crf.nll(emissions, tags, mask), crf.decode(emissions, mask)
+    for b in range(4):
+        n = int(lengths[b])
+        alone = (emissions[b : b + 1, :n], tags[b : b + 1, :n], mask[b : b + 1, :n])
+        assert torch.allclose(crf.nll(*alone), nll[b : b + 1], atol=1e-5)
+        assert torch.equal(crf.decode(alone[0], alone[2])[0], decoded[b, :n])
+
+
+def test_gradcheck_float64():
+    crf, emissions, tags, mask, _ = random_instance(3, num_tags=3, batch=2, max_len=4)
+    crf = crf.double()
+    emissions = emissions.double().requires_grad_()
+    assert torch.autograd.gradcheck(lambda e: crf.nll(e, tags, mask), (emissions,))
+
+
+def test_forbidden_transitions_are_never_decoded_and_have_zero_marginal():
+    allowed = torch.ones(3, 3, dtype=torch.bool)
+    allowed[0, 1] = False  # tag 1 may never follow tag 0
+    start = torch.tensor([True, False, True])  # no sentence starts with tag 1
+    crf = CRF(3, allowed=allowed, allowed_start=start)
+    emissions = torch.randn(5, 7, 3)
+    emissions[:, :, 1] += 5.0  # tag 1 is tempting everywhere
+    mask = torch.ones(5, 7, dtype=torch.bool)
+    paths = crf.decode(emissions, mask)
+    assert (paths[:, 0] != 1).all()
+    assert not ((paths[:, :-1] == 0) & (paths[:, 1:] == 1)).any()
+    assert torch.all(crf.marginals(emissions, mask)[:, 0, 1] == 0)
+
+
+def test_shape_and_mask_errors():
+    crf = CRF(3)
+    with pytest.raises(ModelError, match=r"expected emissions of shape \(batch, seq, 3\)"):
+        crf.decode(torch.zeros(2, 4, 5), torch.ones(2, 4, dtype=torch.bool))
+    with pytest.raises(ModelError, match="bool mask"):
+        crf.decode(torch.zeros(2, 4, 3), torch.ones(2, 4))
+    with pytest.raises(ModelError, match="at least one token"):
+        crf.decode(torch.zeros(2, 4, 3), torch.zeros(2, 4, dtype=torch.bool))
+    with pytest.raises(ModelError, match="expected tags of shape"):
+        crf.nll(torch.zeros(2, 4, 3), torch.zeros(2, 3, dtype=torch.long), torch.ones(2, 4, dtype=torch.bool))
+    with pytest.raises(ModelError, match="num_tags >= 1"):
+        CRF(0)

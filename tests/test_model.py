@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+from seqlab.config import load_config
+from seqlab.data import Sentence, build_vocabularies, collate, encode
+from seqlab.encoder import ENCODERS
+from seqlab.errors import ModelError
+from seqlab.heads import HEADS
+from seqlab.model import build_model
+
+SENTENCES = [
+    Sentence(("I", "eat", "the", "apple", "."), ("O", "O", "O", "B-FRUIT", "O")),
+    Sentence(("Apple", "shares", "rose"), ("B-ORG", "O", "O")),
+    Sentence(("General", "Motors", "and", "Apple", "compete", "hard", "in", "cars"), ("B-ORG", "I-ORG", "O", "B-ORG", "O", "O", "O", "O")),
+    Sentence(("ok",), ("O",)),
+]
+
+
+def make(overrides: list[str]):
+    config = load_config(None, ["model.embedding.dim=8", "model.encoder.hidden=6", *overrides])
+    vocabs = build_vocabularies(SENTENCES, config.data)
+    torch.manual_seed(0)
+    model = build_model(config.model, vocabs).eval()
+    encoded = [encode(s, vocabs, config.data) for s in SENTENCES]
+    return model, encoded
+
+
+CASES = [
+    [f"model.encoder.cell={cell}", f"model.decoder.kind={head}", f"model.encoder.bidirectional={bi}", f"model.encoder.layers={layers}", f"model.embedding.char.kind={char}"]
+    for cell in ("rnn", "lstm", "gru", "none")
+    for head in ("softmax", "crf")
+    for bi, layers, char in ((True, 2, "cnn"), (False, 1, "none"))
+]
+
+
+@pytest.mark.parametrize("overrides", CASES, ids=lambda o: "-".join(x.split("=")[1] for x in o))
+def test_a_sentence_alone_and_in_a_padded_batch_get_the_same_result(overrides):
+    model, encoded = make(overrides)
+    batch = collate(encoded, range(len(encoded)))
+    with torch.no_grad():
+        emissions = model.emissions(batch)
+        decoded = model.decode(batch)
+        for k, item in enumerate(encoded):
+            alone = collate([item], [0])
+            n = len(item.words)
+            assert torch.allclose(model.emissions(alone)[0], emissions[k, :n], atol=1e-5)
+            assert torch.equal(model.decode(alone)[0], decoded[k, :n])
+
+
+def test_output_sizes_are_derived_from_the_config():
+    model, _ = make(["model.encoder.cell=gru", "model.encoder.bidirectional=true", "model.embedding.char.kind=cnn", "model.embedding.char.filters=5"])
+    assert model.embedding.output_dim == 8 + 5
+    assert model.encoder.output_dim == 12
+    assert model.projection.out_features == 4  # O, B-FRUIT, B-ORG, I-ORG
+    assert model.encoder.rnn.nonlinearity if hasattr(model.encoder.rnn, "nonlinearity") else True
+
+
+def test_rnn_nonlinearity_reaches_torch():
+    model, _ = make(["model.encoder.cell=rnn", "model.encoder.nonlinearity=relu"])
+    assert isinstance(model.encoder.rnn, torch.nn.RNN) and model.encoder.rnn.nonlinearity == "relu"
+
+
+def test_none_encoder_is_context_free():
+    model, encoded = make(["model.encoder.cell=none"])
+    with torch.no_grad():
+        a = model.emissions(collate([encoded[1]], [0]))[0, 0]  # "Apple" in "Apple shares rose"
+        b = model.emissions(collate([encoded[2]], [0]))[0, 3]  # "Apple" in the long sentence
+    assert torch.allclose(a, b)
+
+
+def test_softmax_loss_is_the_summed_token_cross_entropy():
+    emissions = torch.randn(2, 3, 4)
+    tags = torch.tensor([[1, 2, 0], [3, 0, 0]])
+    mask = torch.tensor([[True, True, True], [True, False, False]])
+    head = HEADS["softmax"](4)
+    expected = -(emissions.log_softmax(2).gather(2, tags.unsqueeze(2)).squeeze(2) * mask).sum() / 2
+    assert torch.allclose(head.loss(emissions, tags, mask), expected)
+
+
+def test_families_list_their_names():
+    assert set(ENCODERS) == {"rnn", "lstm", "gru", "none"}
+    assert set(HEADS) == {"softmax", "crf"}
+
+
+def test_empty_tag_vocabulary_is_a_model_error():
+    config = load_config(None)
+    vocabs = build_vocabularies([Sentence(("a",), None)], config.data)
+    with pytest.raises(ModelError, match="tag vocabulary is empty"):
+        build_model(config.model, vocabs)

@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+import torch
+
+from seqlab.bundle import HISTORY, METRICS, WEIGHTS
+from seqlab.config import load_config, replace_in
+from seqlab.errors import ConfigError, ModelError
+from seqlab.tagger import Tagger
+from seqlab.train import train
+
+
+def digest(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def history(directory) -> list[dict]:
+    return [json.loads(line) for line in (directory / HISTORY).read_text().splitlines()]
+
+
+def test_seeded_runs_reproduce_exactly(tiny_config, tmp_path):
+    config = replace_in(tiny_config, "model.embedding.dropout", 0.3)
+    a = train(config, tmp_path / "a", progress=False)
+    b = train(config, tmp_path / "b", progress=False)
+    assert digest(a.output_dir / WEIGHTS) == digest(b.output_dir / WEIGHTS)
+    drop_time = lambda rows: [{k: v for k, v in r.items() if k not in ("seconds", "train_sents_per_s")} for r in rows]
+    assert drop_time(history(a.output_dir)) == drop_time(history(b.output_dir))
+    c = train(replace_in(config, "seed", 2), tmp_path / "c", progress=False)
+    assert digest(c.output_dir / WEIGHTS) != digest(a.output_dir / WEIGHTS)
+
+
+def test_history_summary_and_learning(tiny_config):
+    result = train(replace_in(tiny_config, "train.epochs", 6), progress=False)
+    rows = history(result.output_dir)
+    assert [r["epoch"] for r in rows] == list(range(1, result.epochs_run + 1))
+    assert {"loss", "lr", "dev_f1", "train_sents_per_s", "best"} <= set(rows[0])
+    assert rows[-1]["loss"] < rows[0]["loss"]
+    summary = json.loads((result.output_dir / METRICS).read_text())
+    assert summary["best_epoch"] == result.best_epoch
+    assert summary["dev"]["f1"] == max(r["dev_f1"] for r in rows)
+    assert result.test is not None and result.test.f1 > 0.5
+
+
+def test_lr_decay_schedule(tiny_config):
+    config = replace_in(replace_in(tiny_config, "train.lr_decay", 0.5), "train.patience", None)
+    rows = history(train(config, progress=False).output_dir)
+    assert [r["lr"] for r in rows] == pytest.approx([0.01 / (1 + 0.5 * e) for e in range(3)])
+
+
+def test_early_stopping_when_dev_f1_stalls(tiny_config):
+    config = replace_in(replace_in(replace_in(tiny_config, "train.lr", 0.0), "train.patience", 2), "train.epochs", 10)
+    result = train(config, progress=False)
+    assert result.epochs_run == 3 and result.best_epoch == 1
+
+
+@pytest.mark.parametrize("clip", [None, 1e-3])
+def test_gradient_clipping_bounds_the_sgd_step(tiny_config, tmp_path, clip):
+
+    overrides = {"train.optimizer": "sgd", "train.lr": 1.0, "train.epochs": 1, "train.batch_size": 1000, "train.clip_grad_norm": clip, "data.dev": None, "data.test": None}
+    for key, value in overrides.items():
+        tiny_config = replace_in(tiny_config, key, value)
+    torch.manual_seed(tiny_config.seed)
+    from seqlab.data import build_vocabularies, read_corpus
+    from seqlab.model import build_model
+
+    vocabs = build_vocabularies(read_corpus(tiny_config.data.train, tiny_config.data), tiny_config.data)
+    before = torch.cat([p.detach().flatten() for p in build_model(tiny_config.model, vocabs).parameters()])
+    result = train(tiny_config, tmp_path / "m", progress=False)
+    after = torch.cat([p.detach().flatten() for p in Tagger.load(result.output_dir).model.parameters()])
+    step = float((after - before).norm())
+    if clip is None:
+        assert step > 1e-2
+    else:
+        assert step <= 1.0 * clip * 1.001
+
+
+def test_refuses_to_overwrite_a_model_unless_asked(tiny_config):
+    train(tiny_config, progress=False)
+    with pytest.raises(ModelError, match="already holds a model; pass --overwrite"):
+        train(tiny_config, progress=False)
+    train(tiny_config, overwrite=True, progress=False)
+
+
+def test_training_needs_a_train_file(tiny_config):
+    with pytest.raises(ConfigError, match="data.train"):
+        train(replace_in(tiny_config, "data.train", None), progress=False)
+
+
+def test_no_dev_file_keeps_the_last_epoch(tiny_config):
+    result = train(replace_in(tiny_config, "data.dev", None), progress=False)
+    assert result.best_epoch == result.epochs_run == 3 and result.dev is None
