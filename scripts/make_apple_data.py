@@ -8,7 +8,7 @@ Other fruits (banana, pear, …) and companies (Microsoft, General Motors, …) 
 give unambiguous examples of both kinds of context.
 
 Sentences come from frames: token sequences with slots filled from word lists (hundreds of context
-words). Each frame has a sense (food or company) and a cue position: ``before`` (a deciding word comes
+words, drawn with Zipf weights so that common cues are frequent and rare ones still occur). Each frame has a sense (food or company) and a cue position: ``before`` (a deciding word comes
 before the entity) or ``after`` (everything before the entity is neutral: "Yesterday , apple shares
 fell"). Frames are split between train, dev and test, so the test sentences use frames never seen in
 training; the two sentences of the notes belong to test frames and never occur in training.
@@ -319,6 +319,7 @@ NEUTRAL = [
     "{PERSON} showed me {NP} {TIME} {END}",
     "{PRE} {NP} is the talk of the town {END}",
     "{PERSON} dreamed about {NP} {END}",
+    "I like {NP} {TIME} {END}",
 ]
 NP_PATTERNS = {
     ("food", "before"): ["the {FOOD_ADJ} {E}", "{a} {FOOD_ADJ} {E}", "some {FOOD_ADJ} {E}", "{FOOD_ADJ} {E}"],
@@ -342,6 +343,12 @@ def split_frames() -> dict[str, list[tuple[str, str, str]]]:
             split = "test" if from_end <= 3 else "dev" if from_end <= 5 else "train"
             splits[split].append((sense, cue, text))
     return splits
+
+
+def pick(options: list[str], rng: random.Random) -> str:
+    """A Zipf-weighted choice: the k-th option (0-based) has weight 1 / (k + 1). Each list starts with its
+    most common words, so *eating* or *shares* are frequent cues while the long tail still occurs."""
+    return rng.choices(options, weights=[1.0 / (k + 1) for k in range(len(options))])[0]
 
 
 def _article(word: str) -> str:
@@ -391,7 +398,7 @@ def render(frame: str, sense: str, entity: str | None, rng: random.Random) -> tu
             tags += [f"B-{label}"] + [f"I-{label}"] * (len(words) - 1)
             continue
         if part.startswith("{") and part.endswith("}"):
-            words = rng.choice(WORDS[part[1:-1]]).split()
+            words = pick(WORDS[part[1:-1]], rng).split()
         else:
             words = [part]
         if not words:

@@ -37,6 +37,8 @@ def _parser() -> argparse.ArgumentParser:
     source.add_argument("--input", help="a file, or - for stdin")
     predict.add_argument("--input-format", choices=("text", "conll", "jsonl"), default="text", help="text: one raw sentence per line")
     predict.add_argument("--format", choices=("conll", "jsonl", "text"), default="conll", help="output format")
+    predict.add_argument("--probs", action="store_true", help="add each token's tag probability and each entity's confidence")
+    predict.add_argument("--nbest", type=int, default=0, metavar="K", help="also give the K best tag sequences with their probabilities")
     return parser
 
 
@@ -69,6 +71,7 @@ def _format_report(rep) -> str:
         f"precision {rep.precision:.4f}  recall {rep.recall:.4f}  F1 {rep.f1:.4f}  accuracy {rep.accuracy:.4f}",
         f"ambiguous-token accuracy {rep.ambiguous_accuracy:.4f} ({rep.ambiguous_tokens} tokens)  "
         f"OOV accuracy {rep.oov_accuracy:.4f} ({rep.oov_tokens} tokens)",
+        f"span confidence: mean {rep.mean_confidence:.4f}, expected calibration error {rep.calibration_error:.4f}",
         f"{'type':<12}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>9}",
     ]
     for kind, s in rep.per_type.items():
@@ -101,7 +104,9 @@ def _predict(args: argparse.Namespace) -> int:
         sentences = read_sentences(args.input, args.input_format, tagger.bundle.config.data)
     start, count = time.perf_counter(), 0
     out = sys.stdout
-    for tagged in tag_stream(tagger, sentences):
+    if args.nbest < 0:
+        raise DataError(None, None, f"--nbest: expected a number >= 0, got {args.nbest}")
+    for tagged in tag_stream(tagger, sentences, with_probs=args.probs, nbest=args.nbest):
         out.write(format_sentence(tagged, args.format))
         count += 1
     out.flush()

@@ -39,6 +39,9 @@ class DataConfig:
     """CoNLL column (0-based; negative counts from the end) holding the token."""
     tag_column: int = -1
     """CoNLL column (0-based; negative counts from the end) holding the tag."""
+    tag_scheme: Literal["auto", "iob1", "bio", "bioes"] = "auto"
+    """Tag scheme of the files; ``auto`` detects it from the training tags (the saved config holds the result).
+    Predictions and scores are given back in this scheme."""
     separator: Literal["whitespace", "tab"] = "whitespace"
     """How CoNLL columns are separated: any run of spaces/tabs, or exactly one tab (tokens may hold spaces)."""
     min_count: int = _bounded(1, lo=1)
@@ -93,6 +96,11 @@ class EncoderConfig:
 class DecoderConfig:
     kind: Literal["softmax", "crf"] = "crf"
     """``softmax``: independent per-token decisions; ``crf``: linear-chain CRF with Viterbi decoding."""
+    scheme: Literal["bio", "bioes"] = "bioes"
+    """Tag scheme the model is trained and decodes in (the files' tags are converted to it and back)."""
+    constrained: bool = True
+    """Forbid the transitions the scheme cannot produce (``O → I-X``, ``B-X → I-Y``…) as ``-inf`` in training
+    and decoding, so no invalid sequence is ever output (the softmax head decodes with constrained Viterbi)."""
 
 
 @dataclass(frozen=True)

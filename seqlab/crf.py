@@ -104,15 +104,7 @@ class CRF(nn.Module):
         At padding positions ``α`` repeats the last real position's value.
         """
         start, transitions, _ = self.scores()
-        emit = emissions.transpose(0, 1)  # (L, B, T)
-        live = mask.transpose(0, 1).unsqueeze(2)  # (L, B, 1)
-        alpha = start + emit[0]  # (B, T)
-        alphas = [alpha]
-        for t in range(1, emit.shape[0]):
-            step = torch.logsumexp(alpha.unsqueeze(2) + transitions, dim=1) + emit[t]  # (B, T)
-            alpha = torch.where(live[t], step, alpha)
-            alphas.append(alpha)
-        return torch.stack(alphas)  # (L, B, T)
+        return forward_scores(emissions, mask, start, transitions)
 
     def backward_scores(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Backward variables ``β_t(y) = log Σ exp s(suffix after y at t)`` (end score included), ``(L, B, T)``.
@@ -120,21 +112,15 @@ class CRF(nn.Module):
         ``β`` equals ``end`` at each sentence's last token (and at padding).
         """
         _, transitions, end = self.scores()
-        emit = emissions.transpose(0, 1)  # (L, B, T)
-        live = mask.transpose(0, 1).unsqueeze(2)  # (L, B, 1)
-        beta = end.expand(emit.shape[1], self.num_tags)  # (B, T)
-        betas = [beta]
-        for t in range(emit.shape[0] - 2, -1, -1):
-            step = torch.logsumexp(transitions + (emit[t + 1] + beta).unsqueeze(1), dim=2)  # (B, T)
-            beta = torch.where(live[t + 1], step, end.expand_as(step))
-            betas.append(beta)
-        return torch.stack(betas[::-1])  # (L, B, T)
+        return backward_scores(emissions, mask, transitions, end)
 
     def log_partition(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """``log Z`` per sentence, ``(B,)``."""
         self._check(emissions, mask)
-        _, _, end = self.scores()
-        alpha = self.forward_scores(emissions, mask)[-1]  # (B, T)
+        start, transitions, end = self.scores()
+        alpha = start + emissions[:, 0]  # (B, T)
+        for step in step_scores(emissions, mask, transitions):
+            alpha = torch.logsumexp(alpha.unsqueeze(2) + step, dim=1)  # (B, T)
         return torch.logsumexp(alpha + end, dim=1)
 
     # ------------------------------------------------------------------------------- public interface
@@ -151,36 +137,176 @@ class CRF(nn.Module):
     def marginals(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """``p(y_t = y | x)`` by forward–backward, ``(B, L, T)``; rows at padding are 0."""
         self._check(emissions, mask)
-        alphas = self.forward_scores(emissions, mask)  # (L, B, T)
-        betas = self.backward_scores(emissions, mask)  # (L, B, T)
-        _, _, end = self.scores()
-        log_z = torch.logsumexp(alphas[-1] + end, dim=1)  # (B,)
-        probs = torch.exp(alphas + betas - log_z.unsqueeze(1)).transpose(0, 1)  # (B, L, T)
-        return probs * mask.unsqueeze(2)
+        return chain_marginals(emissions, mask, *self.scores())
 
     def decode(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """The Viterbi (highest-scoring) tag sequence of each sentence, ``(B, L)`` long; 0 at padding.
+        """The Viterbi (highest-scoring) tag sequence of each sentence, ``(B, L)`` long; 0 at padding."""
+        self._check(emissions, mask)
+        return viterbi(emissions, mask, *self.scores())
 
-        The backtrace is vectorised over the batch: padding steps carry identity back-pointers, so every
-        sentence is traced from the last column at once.
+    def decode_nbest(self, emissions: torch.Tensor, mask: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The ``k`` highest-scoring distinct tag sequences, best first.
+
+        Returns ``(paths (B, k, L), scores (B, k))``; ``scores`` are ``s(y)`` (subtract ``log_partition`` for
+        log-probabilities). A sentence with fewer than ``k`` possible sequences gets ``-inf`` scores in the
+        surplus rows. (A separate method rather than a ``nbest`` flag on ``decode``, so that each method has
+        one return type.)
         """
         self._check(emissions, mask)
-        start, transitions, end = self.scores()
-        emit = emissions.transpose(0, 1)  # (L, B, T)
-        live = mask.transpose(0, 1).unsqueeze(2)  # (L, B, 1)
-        batch, num_tags = emit.shape[1], self.num_tags
-        identity = torch.arange(num_tags, device=emissions.device).expand(batch, num_tags)  # (B, T)
-        score = start + emit[0]  # (B, T)
-        pointers = []
-        for t in range(1, emit.shape[0]):
-            best, arg = (score.unsqueeze(2) + transitions).max(dim=1)  # (B, T) each
-            score = torch.where(live[t], best + emit[t], score)
-            pointers.append(torch.where(live[t], arg, identity))
-        rows = torch.arange(batch, device=emissions.device)  # (B,)
-        current = (score + end).argmax(dim=1)  # (B,)
-        path = [current]
-        for back in reversed(pointers):
-            current = back[rows, current]  # (B,)
-            path.append(current)
-        tags = torch.stack(path[::-1], dim=1)  # (B, L)
-        return tags * mask
+        if k < 1:
+            raise ModelError(f"CRF: expected k >= 1 best paths, got {k}")
+        return viterbi_nbest(emissions, mask, *self.scores(), k)
+
+    def sequence_log_prob(self, emissions: torch.Tensor, mask: torch.Tensor, segments: torch.Tensor) -> torch.Tensor:
+        """``log p(y_s … y_{s+n-1} = pattern | x)`` for tag segments, from the forward–backward quantities.
+
+        ``segments`` is ``(N, 3 + P)`` long: batch row, start position ``s``, segment length ``n``, then the
+        ``n`` tags of the pattern (padded to ``P`` with any tag id). For each segment the result is
+        ``α_s(y_s) + Σ_{t=s+1}^{s+n-1} (A[y_{t-1}, y_t] + E[t, y_t]) + β_{s+n-1}(y_{s+n-1}) − log Z``, ``(N,)``.
+        """
+        self._check(emissions, mask)
+        return chain_segment_log_probs(emissions, mask, *self.scores(), segments)
+
+
+def forward_scores(emissions: torch.Tensor, mask: torch.Tensor, start: torch.Tensor, transitions: torch.Tensor) -> torch.Tensor:
+    """``α`` of the chain ``(start, transitions)`` over ``emissions``, ``(L, B, T)`` (see ``CRF.forward_scores``)."""
+    alpha = start + emissions[:, 0]  # (B, T)
+    alphas = [alpha]
+    for step in step_scores(emissions, mask, transitions):
+        alpha = torch.logsumexp(alpha.unsqueeze(2) + step, dim=1)  # (B, T)
+        alphas.append(alpha)
+    return torch.stack(alphas)  # (L, B, T)
+
+
+def backward_scores(emissions: torch.Tensor, mask: torch.Tensor, transitions: torch.Tensor, end: torch.Tensor) -> torch.Tensor:
+    """``β`` of the chain ``(transitions, end)`` over ``emissions``, ``(L, B, T)`` (see ``CRF.backward_scores``)."""
+    steps = step_scores(emissions, mask, transitions)  # (L-1, B, T, T)
+    beta = end.expand(emissions.shape[0], emissions.shape[2])  # (B, T)
+    betas = [beta]
+    for t in range(steps.shape[0] - 1, -1, -1):
+        beta = torch.logsumexp(steps[t] + beta.unsqueeze(1), dim=2)  # (B, T)
+        betas.append(beta)
+    return torch.stack(betas[::-1])  # (L, B, T)
+
+
+def chain_marginals(emissions: torch.Tensor, mask: torch.Tensor, start: torch.Tensor, transitions: torch.Tensor, end: torch.Tensor) -> torch.Tensor:
+    """``p(y_t = y | x)`` of a linear chain by forward–backward, ``(B, L, T)``; 0 at padding."""
+    alphas = forward_scores(emissions, mask, start, transitions)  # (L, B, T)
+    betas = backward_scores(emissions, mask, transitions, end)  # (L, B, T)
+    log_z = torch.logsumexp(alphas[-1] + end, dim=1)  # (B,)
+    probs = torch.exp(alphas + betas - log_z.unsqueeze(1)).transpose(0, 1)  # (B, L, T)
+    return probs * mask.unsqueeze(2)
+
+
+def chain_segment_log_probs(
+    emissions: torch.Tensor, mask: torch.Tensor, start: torch.Tensor, transitions: torch.Tensor, end: torch.Tensor, segments: torch.Tensor
+) -> torch.Tensor:
+    """``log p(pattern at s … s+n-1 | x)`` of a linear chain (see ``CRF.sequence_log_prob``), ``(N,)``."""
+    alphas = forward_scores(emissions, mask, start, transitions)  # (L, B, T)
+    betas = backward_scores(emissions, mask, transitions, end)  # (L, B, T)
+    log_z = torch.logsumexp(alphas[-1] + end, dim=1)  # (B,)
+    return segment_log_probs(emissions, transitions, alphas, betas, log_z, segments)
+
+
+def segment_log_probs(
+    emissions: torch.Tensor,
+    transitions: torch.Tensor,
+    alphas: torch.Tensor,
+    betas: torch.Tensor,
+    log_z: torch.Tensor,
+    segments: torch.Tensor,
+) -> torch.Tensor:
+    """See ``CRF.sequence_log_prob``, given the forward and backward variables."""
+    rows, starts, lengths = segments[:, 0], segments[:, 1], segments[:, 2]  # (N,) each
+    patterns = segments[:, 3:]  # (N, P)
+    first = patterns[:, 0]  # (N,)
+    score = alphas[starts, rows, first]  # (N,)
+    for offset in range(1, patterns.shape[1]):
+        live = offset < lengths  # (N,)
+        pos = (starts + offset).clamp(max=emissions.shape[1] - 1)  # (N,)
+        prev, cur = patterns[:, offset - 1], patterns[:, offset]
+        step = transitions[prev, cur] + emissions[rows, pos, cur]  # (N,)
+        score = score + torch.where(live, step, torch.zeros_like(step))
+    last_pos = starts + lengths - 1  # (N,)
+    last = patterns.gather(1, (lengths - 1).unsqueeze(1)).squeeze(1)  # (N,)
+    return score + betas[last_pos, rows, last] - log_z[rows]
+
+
+def step_scores(emissions: torch.Tensor, mask: torch.Tensor, transitions: torch.Tensor) -> torch.Tensor:
+    """Scores of every step ``t-1 → t``, ``M[t-1, b, i, j] = A[i, j] + E[b, t, j]``, ``(L-1, B, T, T)``.
+
+    At a padding step ``M`` is the log of the identity (0 on the diagonal, ``-inf`` elsewhere), so the
+    recursions carry each sentence's last real value through the padding without a per-step mask: one
+    ``add`` and one reduction per time step, whatever the lengths in the batch.
+    """
+    num_tags = emissions.shape[2]
+    steps = transitions + emissions[:, 1:].transpose(0, 1).unsqueeze(2)  # (L-1, B, T, T)
+    live = mask[:, 1:].transpose(0, 1).reshape(-1, mask.shape[0], 1, 1)  # (L-1, B, 1, 1)
+    hold = torch.full((num_tags, num_tags), float("-inf"), device=emissions.device, dtype=emissions.dtype)
+    hold.fill_diagonal_(0.0)  # (T, T)
+    return torch.where(live, steps, hold)
+
+
+def viterbi(
+    emissions: torch.Tensor, mask: torch.Tensor, start: torch.Tensor, transitions: torch.Tensor, end: torch.Tensor
+) -> torch.Tensor:
+    """Max-product decoding of ``start[y_1] + Σ E[t, y_t] + Σ A[y_{t-1}, y_t] + end[y_n]``, ``(B, L)``.
+
+    The backtrace is vectorised over the batch: padding steps are identity steps (see ``step_scores``),
+    so every sentence is traced back from the last column at once. Positions past a sentence's end are 0.
+    """
+    batch = emissions.shape[0]
+    score = start + emissions[:, 0]  # (B, T)
+    pointers = []
+    for step in step_scores(emissions, mask, transitions):
+        score, arg = (score.unsqueeze(2) + step).max(dim=1)  # (B, T) each
+        pointers.append(arg)
+    rows = torch.arange(batch, device=emissions.device)  # (B,)
+    current = (score + end).argmax(dim=1)  # (B,)
+    path = [current]
+    for back in reversed(pointers):
+        current = back[rows, current]  # (B,)
+        path.append(current)
+    tags = torch.stack(path[::-1], dim=1)  # (B, L)
+    return tags * mask
+
+
+def viterbi_nbest(
+    emissions: torch.Tensor, mask: torch.Tensor, start: torch.Tensor, transitions: torch.Tensor, end: torch.Tensor, k: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """List Viterbi: the ``k`` best distinct paths per sentence, ``(B, k, L)``, and their scores ``(B, k)``.
+
+    Each state ``(t, y)`` keeps its ``k`` best partial scores ``(B, T, k)``; a step takes the top ``k`` of
+    the ``T·k`` extensions, remembering the (previous tag, previous rank) of each. Ties are broken by
+    ``torch.topk``; distinct ranks always denote distinct paths.
+    """
+    emit = emissions.transpose(0, 1)  # (L, B, T)
+    live = mask.transpose(0, 1)  # (L, B)
+    batch, num_tags = emit.shape[1], emit.shape[2]
+    neg_inf = torch.tensor(float("-inf"), device=emissions.device, dtype=emissions.dtype)
+    score = torch.full((batch, num_tags, k), float("-inf"), device=emissions.device, dtype=emissions.dtype)  # (B, T, k)
+    score[:, :, 0] = start + emit[0]
+    keep_tag = torch.arange(num_tags, device=emissions.device).view(1, num_tags, 1).expand(batch, num_tags, k)  # (B, T, k)
+    keep_rank = torch.arange(k, device=emissions.device).view(1, 1, k).expand(batch, num_tags, k)  # (B, T, k)
+    back_tags, back_ranks = [], []
+    for t in range(1, emit.shape[0]):
+        # extensions[b, i*k + r, j]: rank-r path ending in i, then j
+        ext = (score.unsqueeze(3) + transitions.view(1, num_tags, 1, num_tags)).reshape(batch, num_tags * k, num_tags)  # (B, T*k, T)
+        top, arg = ext.topk(k, dim=1)  # (B, k, T) each
+        new_score = top.transpose(1, 2) + emit[t].unsqueeze(2)  # (B, T, k)
+        arg = arg.transpose(1, 2)  # (B, T, k)
+        on = live[t].view(batch, 1, 1)  # (B, 1, 1)
+        score = torch.where(on, new_score, score)
+        back_tags.append(torch.where(on, arg // k, keep_tag))
+        back_ranks.append(torch.where(on, arg % k, keep_rank))
+    final = (score + end.view(1, num_tags, 1)).reshape(batch, num_tags * k)  # (B, T*k)
+    best, arg = final.topk(min(k, num_tags * k), dim=1)  # (B, k)
+    tag, rank = arg // k, arg % k  # (B, k) each
+    rows = torch.arange(batch, device=emissions.device).unsqueeze(1).expand(batch, k)  # (B, k)
+    path = [tag]
+    for bt, br in zip(reversed(back_tags), reversed(back_ranks)):
+        tag, rank = bt[rows, tag, rank], br[rows, tag, rank]
+        path.append(tag)
+    paths = torch.stack(path[::-1], dim=2)  # (B, k, L)
+    best = torch.where(torch.isfinite(best), best, neg_inf)
+    return paths * mask.unsqueeze(1), best

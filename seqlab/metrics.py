@@ -151,6 +151,10 @@ class Report:
     sentences: int
     tokens: int
     per_type: dict[str, TypeScores]
+    calibration_error: float | None = None
+    """Expected calibration error of the predicted spans' confidences (10 equal-width bins), when known."""
+    mean_confidence: float | None = None
+    """Mean confidence of the predicted spans, when known."""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -196,3 +200,18 @@ def ambiguous_words(sentences_tokens: Sequence[Sequence[str]], sentences_tags: S
         for word, tag in zip(words, tags):
             seen.setdefault(word, set()).add(tag)
     return sorted(word for word, tags in seen.items() if len(tags) > 1)
+
+
+def expected_calibration_error(confidences: Sequence[float], correct: Sequence[bool], bins: int = 10) -> float:
+    """``Σ_b (n_b / N) · |accuracy_b − mean confidence_b|`` over ``bins`` equal-width confidence bins
+    (Guo et al., 2017); 0.0 when there is nothing to score."""
+    if len(confidences) != len(correct):
+        raise ValueError(f"expected one correctness flag per confidence, got {len(correct)} and {len(confidences)}")
+    totals = [[0, 0.0, 0] for _ in range(bins)]  # count, confidence sum, correct count
+    for confidence, hit in zip(confidences, correct):
+        slot = min(int(confidence * bins), bins - 1)
+        totals[slot][0] += 1
+        totals[slot][1] += confidence
+        totals[slot][2] += int(hit)
+    n = len(confidences)
+    return sum(abs(c_sum / count - hits / count) * count / n for count, c_sum, hits in totals if count)

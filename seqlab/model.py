@@ -10,6 +10,7 @@ from seqlab.embedding import CharCNN, TokenEmbedding
 from seqlab.encoder import ENCODERS
 from seqlab.errors import ModelError
 from seqlab.heads import HEADS
+from seqlab.schemes import transition_masks
 
 
 class TaggerModel(nn.Module):
@@ -59,7 +60,8 @@ def build_model(config: ModelConfig, vocabs: Vocabularies) -> TaggerModel:
     make_encoder = _lookup(ENCODERS, enc.cell, "model.encoder.cell")
     encoder = make_encoder(embedding.output_dim, enc.hidden, enc.layers, enc.bidirectional, enc.dropout, enc.nonlinearity)
     make_head = _lookup(HEADS, config.decoder.kind, "model.decoder.kind")
-    head = make_head(len(vocabs.tags))
+    masks = transition_masks(vocabs.tags.items, config.decoder.scheme) if config.decoder.constrained else ()
+    head = make_head(len(vocabs.tags), *masks)
     return TaggerModel(embedding, encoder, len(vocabs.tags), head)
 
 

@@ -15,7 +15,7 @@ from seqlab.config import DataConfig
 from seqlab.data import iter_conll, iter_jsonl
 from seqlab.errors import DataError
 from seqlab.metrics import spans
-from seqlab.tagger import TaggedSentence, Tagger
+from seqlab.tagger import Analysis, Tagger
 from seqlab.tokenizer import tokenize
 
 FORMATS = ("conll", "jsonl", "text")
@@ -67,28 +67,73 @@ def _guard_decode(lines: Iterator[tuple[str, ...]], name: str) -> Iterator[tuple
         raise DataError(name, count + 1, "not valid UTF-8") from None
 
 
-def tag_stream(tagger: Tagger, sentences: Iterable[tuple[str, ...]], chunk: int = 2048) -> Iterator[TaggedSentence]:
-    """Tag sentences ``chunk`` at a time (each chunk is length-sorted into batches), in input order."""
+def tag_stream(
+    tagger: Tagger, sentences: Iterable[tuple[str, ...]], with_probs: bool = False, nbest: int = 0, chunk: int = 2048
+) -> Iterator[Analysis]:
+    """Tag sentences ``chunk`` at a time (each chunk is length-sorted into batches), in input order.
+
+    Without ``with_probs`` or ``nbest`` only Viterbi runs; the analyses then carry no probabilities.
+    """
     iterator = iter(sentences)
     while True:
         block = list(islice(iterator, chunk))
         if not block:
             return
-        for tokens, tags in zip(block, tagger.predict_tokens(block)):
-            yield TaggedSentence(tokens, tags)
+        if with_probs or nbest:
+            yield from tagger.analyse(block, nbest=nbest)
+        else:
+            for tokens, tags in zip(block, tagger.predict_tokens(block)):
+                yield Analysis(tokens, tags, (), (), ())
 
 
-def format_sentence(sentence: TaggedSentence, fmt: str) -> str:
+def _span_of_token(analysis: Analysis) -> list[float | None]:
+    owner: list[float | None] = [None] * len(analysis.tokens)
+    for span in analysis.spans:
+        for k in range(span.start, span.end):
+            owner[k] = span.confidence
+    return owner
+
+
+def _bracketed(tokens: tuple[str, ...], tags: tuple[str, ...], confidences: dict[tuple[int, int], float] | None = None) -> str:
+    words = list(tokens)
+    for span in reversed(spans(tags)):
+        extra = f" {confidences[(span.start, span.end)]:.3f}" if confidences and (span.start, span.end) in confidences else ""
+        words[span.start : span.end] = [f"[{span.type} " + " ".join(words[span.start : span.end]) + extra + "]"]
+    return " ".join(words)
+
+
+def format_sentence(analysis: Analysis, fmt: str) -> str:
     """One sentence as text, newline-terminated.
 
-    ``conll``: ``token<TAB>tag`` lines then a blank line; ``jsonl``: ``{"tokens": [...], "tags": [...]}``;
-    ``text``: the tokens with each entity bracketed as ``[TYPE tokens]``.
+    ``conll``: ``token<TAB>tag`` lines (then, when present, the tag probability, the confidence of the
+    entity holding the token or ``-``, and the tags of the 2nd…k-th best sequences) and a blank line;
+    ``jsonl``: ``{"tokens", "tags"}`` plus ``probs``, ``spans`` and ``nbest`` when present;
+    ``text``: the tokens with each entity bracketed as ``[TYPE tokens]`` (with its confidence when
+    known), then one line ``#r p=…: …`` per alternative sequence.
     """
     if fmt == "conll":
-        return "".join(f"{t}\t{g}\n" for t, g in zip(sentence.tokens, sentence.tags)) + "\n"
+        owners = _span_of_token(analysis)
+        lines = []
+        for k, (token, tag) in enumerate(zip(analysis.tokens, analysis.tags)):
+            cols = [token, tag]
+            if analysis.token_probs:
+                cols += [f"{analysis.token_probs[k]:.4f}", "-" if owners[k] is None else f"{owners[k]:.4f}"]
+            cols += [tags[k] for tags, _ in analysis.nbest[1:]]
+            lines.append("\t".join(cols) + "\n")
+        return "".join(lines) + "\n"
     if fmt == "jsonl":
-        return json.dumps({"tokens": list(sentence.tokens), "tags": list(sentence.tags)}, ensure_ascii=False) + "\n"
-    words = list(sentence.tokens)
-    for span in reversed(spans(sentence.tags)):
-        words[span.start : span.end] = [f"[{span.type} " + " ".join(words[span.start : span.end]) + "]"]
-    return " ".join(words) + "\n"
+        record: dict = {"tokens": list(analysis.tokens), "tags": list(analysis.tags)}
+        if analysis.token_probs:
+            record["probs"] = [round(p, 6) for p in analysis.token_probs]
+            record["spans"] = [
+                {"start": s.start, "end": s.end, "type": s.type, "text": " ".join(analysis.tokens[s.start : s.end]), "confidence": round(s.confidence, 6)}
+                for s in analysis.spans
+            ]
+        if analysis.nbest:
+            record["nbest"] = [{"tags": list(tags), "prob": round(p, 6)} for tags, p in analysis.nbest]
+        return json.dumps(record, ensure_ascii=False) + "\n"
+    confidences = {(s.start, s.end): s.confidence for s in analysis.spans} if analysis.token_probs else None
+    lines = [_bracketed(analysis.tokens, analysis.tags, confidences)]
+    for rank, (tags, prob) in enumerate(analysis.nbest, start=1):
+        lines.append(f"#{rank} p={prob:.4f}: {_bracketed(analysis.tokens, tags)}")
+    return "\n".join(lines) + "\n"

@@ -3,6 +3,9 @@
     >>> tagger = Tagger.load("runs/apple_lstm")
     >>> tagger.predict(["I like eating apple!"])[0].tags
     ('O', 'O', 'O', 'B-FRUIT', 'O')
+
+The model decodes in its own scheme (``model.decoder.scheme``); every tag a ``Tagger`` returns is
+converted back to the scheme of the training files (``data.tag_scheme``).
 """
 from __future__ import annotations
 
@@ -13,9 +16,11 @@ from pathlib import Path
 import torch
 
 from seqlab.bundle import Bundle, load_bundle, load_weights
-from seqlab.data import EncodedSentence, Sentence, encode, make_batches, sorted_order, word_key
+from seqlab.data import Batch, EncodedSentence, Sentence, encode, make_batches, sorted_order, word_key
 from seqlab.errors import ModelError
+from seqlab.metrics import spans
 from seqlab.model import TaggerModel, build_model
+from seqlab.schemes import SCHEMES, convert
 from seqlab.tokenizer import tokenize
 
 
@@ -25,18 +30,47 @@ class TaggedSentence:
     tags: tuple[str, ...]
 
 
-@torch.no_grad()
-def decode_encoded(model: TaggerModel, encoded: Sequence[EncodedSentence], batch_size: int, device: torch.device) -> list[list[int]]:
-    """Tag ids for each encoded sentence (in input order), decoding length-sorted batches."""
-    was_training = model.training
-    model.eval()
-    results: list[list[int]] = [[] for _ in encoded]
+@dataclass(frozen=True)
+class SpanConfidence:
+    start: int
+    end: int
+    """One past the last token."""
+    type: str
+    confidence: float
+    """Probability under the model that the sentence contains exactly this span (same start, end, type)."""
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """A tagged sentence with its confidences."""
+
+    tokens: tuple[str, ...]
+    tags: tuple[str, ...]
+    token_probs: tuple[float, ...]
+    """Marginal probability of each predicted tag (in the model's scheme)."""
+    spans: tuple[SpanConfidence, ...]
+    nbest: tuple[tuple[tuple[str, ...], float], ...]
+    """The k best tag sequences with their probabilities, best first (empty unless asked for)."""
+
+
+def _batches(encoded: Sequence[EncodedSentence], batch_size: int):
+    """Length-sorted batches of the non-empty sentences, with their positions in ``encoded``."""
     nonempty = [k for k, e in enumerate(encoded) if len(e.words) > 0]
     order = sorted_order([len(encoded[k].words) for k in nonempty], batch_size)
     for batch in make_batches([encoded[k] for k in nonempty], order):
+        yield batch, [nonempty[i] for i in batch.index]
+
+
+@torch.no_grad()
+def decode_encoded(model: TaggerModel, encoded: Sequence[EncodedSentence], batch_size: int, device: torch.device) -> list[list[int]]:
+    """Tag ids (model scheme) for each encoded sentence, in input order."""
+    was_training = model.training
+    model.eval()
+    results: list[list[int]] = [[] for _ in encoded]
+    for batch, positions in _batches(encoded, batch_size):
         paths = model.decode(batch.to(device)).cpu().tolist()  # (B, L)
-        for row, position in enumerate(batch.index):
-            results[nonempty[position]] = paths[row][: int(batch.lengths[row])]
+        for row, position in enumerate(positions):
+            results[position] = paths[row][: int(batch.lengths[row])]
     model.train(was_training)
     return results
 
@@ -48,6 +82,9 @@ class Tagger:
         self.model = model.to(device).eval()
         self.bundle = bundle
         self.device = device
+        self.model_scheme = bundle.config.model.decoder.scheme
+        scheme = bundle.config.data.tag_scheme
+        self.output_scheme = scheme if scheme in SCHEMES else self.model_scheme
 
     @classmethod
     def load(cls, directory: str | Path, device: str | torch.device = "cpu") -> "Tagger":
@@ -59,24 +96,44 @@ class Tagger:
 
     @property
     def tags(self) -> list[str]:
-        return list(self.bundle.vocabs.tags.items)
+        """Every tag the model can output, in the files' scheme."""
+        prefixes = {"bioes": "BIES", "bio": "BI", "iob1": "BI"}[self.output_scheme]
+        out = set()
+        for tag in self.bundle.vocabs.tags.items:
+            prefix, dash, kind = tag.partition("-")
+            if dash and prefix in ("B", "I", "E", "S") and kind:
+                out |= {f"{p}-{kind}" for p in prefixes}
+            else:
+                out.add(tag)
+        return sorted(out)
 
     def is_oov(self, token: str) -> bool:
         """Whether ``token`` maps to the unknown-word id of the model's vocabulary."""
         data = self.bundle.config.data
         return word_key(token, data.lowercase, data.normalize_digits) not in self.bundle.vocabs.words
 
-    def predict_tokens(self, sentences: Sequence[Sequence[str]], batch_size: int | None = None) -> list[tuple[str, ...]]:
-        """One tag per token for each pre-tokenised sentence (an empty sentence gets no tags)."""
+    def _encode(self, sentences: Sequence[Sequence[str]]) -> list[EncodedSentence]:
         for k, tokens in enumerate(sentences):
             if isinstance(tokens, str) or not all(isinstance(t, str) and t for t in tokens):
                 raise ModelError(f"sentence {k}: expected a list of non-empty token strings")
-        data = self.bundle.config.data
-        encoded = [encode(Sentence(tuple(tokens), None), self.bundle.vocabs, data) for tokens in sentences]
+        return [encode(Sentence(tuple(tokens), None), self.bundle.vocabs, self.bundle.config.data) for tokens in sentences]
+
+    def _names(self, ids: Sequence[int]) -> list[str]:
+        names = self.bundle.vocabs.tags.items
+        return [names[i] for i in ids]
+
+    def to_output(self, model_tags: Sequence[str]) -> tuple[str, ...]:
+        """Tags of the model's scheme → the files' scheme."""
+        if self.output_scheme == self.model_scheme:
+            return tuple(model_tags)
+        return tuple(convert(model_tags, self.output_scheme))
+
+    def predict_tokens(self, sentences: Sequence[Sequence[str]], batch_size: int | None = None) -> list[tuple[str, ...]]:
+        """One tag per token for each pre-tokenised sentence (an empty sentence gets no tags)."""
+        encoded = self._encode(sentences)
         size = batch_size or self.bundle.config.train.eval_batch_size
         ids = decode_encoded(self.model, encoded, size, self.device)
-        names = self.bundle.vocabs.tags.items
-        return [tuple(names[i] for i in row) for row in ids]
+        return [self.to_output(self._names(row)) for row in ids]
 
     def predict(self, texts: Sequence[str], batch_size: int | None = None) -> list[TaggedSentence]:
         """Tokenise each raw text (``apple!`` → ``apple !``) and tag it."""
@@ -85,3 +142,76 @@ class Tagger:
         tokens = [tuple(tokenize(text)) for text in texts]
         tags = self.predict_tokens(tokens, batch_size)
         return [TaggedSentence(t, g) for t, g in zip(tokens, tags)]
+
+    @torch.no_grad()
+    def analyse(self, sentences: Sequence[Sequence[str]], nbest: int = 0, batch_size: int | None = None) -> list[Analysis]:
+        """Tags with token marginals, span confidences and (with ``nbest > 0``) the ``nbest`` best sequences.
+
+        A span's confidence is the probability of the paths that contain exactly that span, computed from
+        the forward–backward quantities: for BIOES the probability of its tag pattern (``S-X``, or
+        ``B-X I-X… E-X``); for BIO that of ``B-X I-X…`` minus that of the same followed by ``I-X``. It is
+        exact when the decoder is constrained (with invalid paths allowed they can also hold the span).
+        """
+        if nbest < 0:
+            raise ModelError(f"nbest: expected a number >= 0, got {nbest}")
+        encoded = self._encode(sentences)
+        results = [Analysis(tuple(s), (), (), (), ()) for s in sentences]
+        head = self.model.head
+        for batch, positions in _batches(encoded, batch_size or self.bundle.config.train.eval_batch_size):
+            batch = batch.to(self.device)
+            emissions = self.model.emissions(batch)  # (B, L, T)
+            paths = head.decode(emissions, batch.mask)  # (B, L)
+            probs = head.marginals(emissions, batch.mask).gather(2, paths.unsqueeze(2)).squeeze(2)  # (B, L)
+            confidences = self._span_confidences(head, emissions, batch, paths)
+            best = head.decode_nbest(emissions, batch.mask, nbest) if nbest else None
+            for row, position in enumerate(positions):
+                n = int(batch.lengths[row])
+                model_tags = self._names(paths[row, :n].tolist())
+                alternatives: tuple[tuple[tuple[str, ...], float], ...] = ()
+                if best is not None:
+                    alternatives = tuple(
+                        (self.to_output(self._names(best[0][row, r, :n].tolist())), float(best[1][row, r].exp()))
+                        for r in range(best[0].shape[1])
+                        if torch.isfinite(best[1][row, r])
+                    )
+                results[position] = Analysis(
+                    tuple(sentences[position]),
+                    self.to_output(model_tags),
+                    tuple(float(p) for p in probs[row, :n]),
+                    tuple(confidences[row]),
+                    alternatives,
+                )
+        return results
+
+    def _span_confidences(self, head, emissions: torch.Tensor, batch: Batch, paths: torch.Tensor) -> list[list[SpanConfidence]]:
+        index = self.bundle.vocabs.tags.index
+        found: list[list] = [[] for _ in range(paths.shape[0])]
+        rows = []  # (row, start, length, *pattern) for the span, and for its BIO extension by I-X
+        for row in range(paths.shape[0]):
+            n = int(batch.lengths[row])
+            model_tags = self._names(paths[row, :n].tolist())
+            for span in spans(model_tags):
+                pattern = [index.get(t, 0) for t in model_tags[span.start : span.end]]
+                found[row].append(span)
+                rows.append([row, span.start, len(pattern), *pattern])
+                extension = index.get(f"I-{span.type}")
+                if self.model_scheme == "bio" and span.end < n and extension is not None:
+                    rows.append([row, span.start, len(pattern) + 1, *pattern, extension])
+                else:
+                    rows.append(None)
+        if not rows:
+            return [[] for _ in found]
+        width = max(len(r) for r in rows if r is not None)
+        real = [r + [0] * (width - len(r)) for r in rows if r is not None]
+        log_probs = head.segment_log_probs(emissions, batch.mask, torch.tensor(real, device=emissions.device)).exp().tolist()
+        values = iter(log_probs)
+        span_probs = []
+        for k in range(0, len(rows), 2):
+            p = next(values)
+            if rows[k + 1] is not None:
+                p -= next(values)
+            span_probs.append(min(max(p, 0.0), 1.0))
+        out, probs = [], iter(span_probs)
+        for row_spans in found:
+            out.append([SpanConfidence(s.start, s.end, s.type, next(probs)) for s in row_spans])
+        return out

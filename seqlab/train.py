@@ -6,6 +6,7 @@ each time dev F1 improves (every epoch when there is no dev file), one JSON line
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -26,6 +27,7 @@ from seqlab.data import EncodedSentence, Sentence, build_vocabularies, bucketed_
 from seqlab.errors import ConfigError, ModelError, SeqlabError
 from seqlab.metrics import Report, ambiguous_words, report
 from seqlab.model import TaggerModel, build_model, count_parameters
+from seqlab.schemes import convert, detect_scheme, is_valid
 from seqlab.tagger import Tagger, decode_encoded
 
 log = logging.getLogger(__name__)
@@ -73,6 +75,23 @@ def _read_split(path: str | None, config: Config, key: str) -> list[Sentence] | 
     return sentences
 
 
+def _to_model_scheme(config: Config, sentences: list[Sentence]) -> tuple[Config, list[Sentence]]:
+    """Resolve ``data.tag_scheme: auto`` and convert the training tags to ``model.decoder.scheme``.
+
+    Sequences that are invalid in the files' scheme are repaired the conlleval way and counted.
+    """
+    scheme = config.data.tag_scheme
+    if scheme == "auto":
+        scheme = detect_scheme(s.tags or () for s in sentences)
+        log.info("tag scheme of %s: %s", config.data.train, scheme)
+        config = dataclasses.replace(config, data=dataclasses.replace(config.data, tag_scheme=scheme))
+    repaired = sum(not is_valid(s.tags or (), scheme) for s in sentences)
+    if repaired:
+        log.warning("%d training sentence(s) are not valid %s; repaired the conlleval way", repaired, scheme.upper())
+    target = config.model.decoder.scheme
+    return config, [Sentence(s.tokens, tuple(convert(s.tags or (), target)), s.line) for s in sentences]
+
+
 def _prepare_output(directory: Path, overwrite: bool) -> None:
     if directory.exists() and not directory.is_dir():
         raise ModelError(f"{directory}: exists and is not a directory")
@@ -96,7 +115,7 @@ class Scorer:
     def __call__(self) -> Report:
         ids = decode_encoded(self.tagger.model, self.encoded, self.batch_size, self.tagger.device)
         names = self.tagger.bundle.vocabs.tags.items
-        predicted = [[names[i] for i in row] for row in ids]
+        predicted = [self.tagger.to_output([names[i] for i in row]) for row in ids]
         gold = [s.tags or () for s in self.sentences]
         tokens = [s.tokens for s in self.sentences]
         return report(tokens, gold, predicted, self.tagger.bundle.ambiguous.__contains__, self.tagger.is_oov)
@@ -155,10 +174,11 @@ def train(config: Config, output_dir: str | Path | None = None, overwrite: bool 
     dev_sents = _read_split(config.data.dev, config, "dev")
     test_sents = _read_split(config.data.test, config, "test")
     assert train_sents is not None
-    vocabs = build_vocabularies(train_sents, config.data)
+    config, model_sents = _to_model_scheme(config, train_sents)
+    vocabs = build_vocabularies(model_sents, config.data)
     ambiguous = frozenset(ambiguous_words([s.tokens for s in train_sents], [s.tags or () for s in train_sents]))
     bundle = Bundle(config, vocabs, ambiguous)
-    encoded = [encode(s, vocabs, config.data, config.data.train) for s in train_sents]
+    encoded = [encode(s, vocabs, config.data, config.data.train) for s in model_sents]
 
     torch.manual_seed(config.seed)
     rng = random.Random(config.seed)

@@ -45,7 +45,7 @@ def test_nll_decode_and_marginals_match_enumeration(seed):
         scores = brute_scores(crf, emissions[b], n)
         log_z = torch.logsumexp(torch.tensor(list(scores.values()), dtype=torch.float64), 0)
         gold = tuple(tags[b, :n].tolist())
-        assert float(nll[b]) == pytest.approx(float(log_z) - scores[gold], abs=1e-4)
+        assert float(nll[b].detach()) == pytest.approx(float(log_z) - scores[gold], abs=1e-4)
         best = max(scores, key=scores.get)
         assert tuple(decoded[b, :n].tolist()) == best
         assert decoded[b, n:].eq(0).all()
@@ -100,3 +100,33 @@ def test_shape_and_mask_errors():
         crf.nll(torch.zeros(2, 4, 3), torch.zeros(2, 3, dtype=torch.long), torch.ones(2, 4, dtype=torch.bool))
     with pytest.raises(ModelError, match="num_tags >= 1"):
         CRF(0)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_nbest_returns_the_top_k_enumerated_paths_in_order(seed):
+    crf, emissions, _, mask, lengths = random_instance(seed, num_tags=3, batch=3, max_len=4)
+    k = 5
+    paths, scores = crf.decode_nbest(emissions, mask, k)
+    assert paths.shape == (3, k, 4) and scores.shape == (3, k)
+    for b in range(3):
+        n = int(lengths[b])
+        ranked = sorted(brute_scores(crf, emissions[b], n).items(), key=lambda kv: -kv[1])
+        available = min(k, len(ranked))
+        got = [tuple(paths[b, r, :n].tolist()) for r in range(available)]
+        assert len(set(got)) == available
+        for r in range(available):
+            assert float(scores[b, r]) == pytest.approx(ranked[r][1], abs=1e-4)
+            assert brute_scores(crf, emissions[b], n)[got[r]] == pytest.approx(ranked[r][1], abs=1e-4)
+        assert torch.isinf(scores[b, available:]).all()
+    assert torch.equal(paths[:, 0], crf.decode(emissions, mask))
+
+
+def test_segment_probability_matches_enumeration():
+    crf, emissions, _, mask, lengths = random_instance(11, num_tags=3, batch=2, max_len=5)
+    segments = torch.tensor([[0, 1, 3, 2, 0, 1], [1, 0, 1, 1, 0, 0], [0, 4, 1, 2, 0, 0]])
+    got = crf.sequence_log_prob(emissions, mask, segments).exp()
+    for row, (b, s, n, *pattern) in enumerate(segments.tolist()):
+        scores = brute_scores(crf, emissions[b], int(lengths[b]))
+        log_z = torch.logsumexp(torch.tensor(list(scores.values()), dtype=torch.float64), 0)
+        mass = sum(torch.exp(torch.tensor(v, dtype=torch.float64) - log_z) for p, v in scores.items() if list(p[s : s + n]) == pattern[:n])
+        assert float(got[row]) == pytest.approx(float(mass), abs=1e-5)

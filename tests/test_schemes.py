@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from seqlab.metrics import spans
+from seqlab.schemes import convert, detect_scheme, is_valid, sequence_allowed, transition_masks
+
+RAW = ["O", "B-PER", "I-PER", "E-PER", "S-PER", "B-LOC", "I-LOC"]
+
+
+def test_convert_between_schemes():
+    iob1 = ["I-ORG", "I-ORG", "B-ORG", "O", "I-PER"]
+    assert convert(iob1, "bio") == ["B-ORG", "I-ORG", "B-ORG", "O", "B-PER"]
+    assert convert(iob1, "bioes") == ["B-ORG", "E-ORG", "S-ORG", "O", "S-PER"]
+    assert convert(convert(iob1, "bioes"), "iob1") == iob1
+
+
+def test_invalid_sequences_are_repaired_like_conlleval():
+    assert convert(["O", "I-PER", "I-PER"], "bio") == ["O", "B-PER", "I-PER"]
+    assert convert(["B-PER", "I-LOC"], "bio") == ["B-PER", "B-LOC"]
+    assert not is_valid(["O", "I-PER"], "bio") and is_valid(["O", "B-PER"], "bio")
+
+
+def test_unprefixed_tags_pass_through_unconstrained():
+    assert convert(["NOUN", "VERB"], "bioes") == ["NOUN", "VERB"]
+    allowed, start, end = transition_masks(["NOUN", "VERB"], "bioes")
+    assert allowed.all() and start.all() and end.all()
+
+
+def test_detect_scheme():
+    assert detect_scheme([["O", "I-PER", "I-PER"]]) == "iob1"
+    assert detect_scheme([["B-PER", "I-PER"], ["O"]]) == "bio"
+    assert detect_scheme([["S-PER"]]) == "bioes"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(RAW), min_size=1, max_size=10), st.sampled_from(["iob1", "bio", "bioes"]))
+def test_conversion_keeps_spans_and_yields_allowed_sequences(tags, scheme):
+    converted = convert(tags, scheme)
+    assert spans(converted) == spans(tags)
+    assert sequence_allowed(converted, scheme)
+    assert convert(converted, scheme) == converted
+
+
+@pytest.mark.parametrize("scheme", ["iob1", "bio", "bioes"])
+def test_allowed_sequences_are_exactly_the_valid_ones(scheme):
+    tags = ["O", "B-A", "I-A", "E-A", "S-A", "B-B", "I-B"] if scheme == "bioes" else ["O", "B-A", "I-A", "B-B", "I-B"]
+    allowed, start, end = transition_masks(tags, scheme)
+    for length in (1, 2, 3):
+        for path in itertools.product(range(len(tags)), repeat=length):
+            names = [tags[i] for i in path]
+            by_mask = bool(start[path[0]]) and bool(end[path[-1]]) and all(bool(allowed[a, b]) for a, b in zip(path, path[1:]))
+            assert by_mask == sequence_allowed(names, scheme)
+            assert by_mask == is_valid(names, scheme), names
+    assert isinstance(allowed, torch.Tensor)
