@@ -156,6 +156,9 @@ COMPANIES = [
 # Frames: (sense, cue, text). {E} is the entity slot (apple, or another fruit/company); {a} is "a"/"an"
 # agreeing with the next word; {F}/{C} are another fruit/company; other {NAMES} draw from WORDS.
 FOOD_BEFORE = [
+    "{F} is sweeter than {E} {END}",
+    "{F} tastes better than {E} {END}",
+    "{a} {F} is a cousin of {a} {E} {END}",
     "{PERSON} {EAT_PAST} {E} with yogurt for {MEAL} {END}",
     "{EAT_ING} {E} is good for you {END}",
     "Add some {FOOD_ADJ} {E} to the {FOOD_AFTER} {END}",
@@ -223,6 +226,9 @@ FOOD_AFTER = [
     "{PRE} the {E} on the counter {FOOD_PRED} {END}",
 ]
 COMP_BEFORE = [
+    "{C} competes with {E} in {BIZ_PLACE} {END}",
+    "{C} is bigger than {E} {END}",
+    "{C} is a partner of {E} {END}",
     "{PERSON} is an engineer at {E} {END}",
     "{PERSON} became an analyst at {E} {TIME} {END}",
     "A spokesperson for {E} {BIZ_PAST} {PRODUCT} {END}",
@@ -293,7 +299,8 @@ COMP_AFTER = [
 ]
 # Neutral frames say nothing about the sense themselves: their {NP} slots become a noun phrase whose cue
 # is a modifier right before or right after the entity (NP_PATTERNS). They give the entity many syntactic
-# positions in both senses; they are used for training only (the first {NP} holds the {E} slot).
+# positions in both senses; they are used for training only (a random {NP} holds the {E} slot, the
+# others another fruit or company, which is then a cue at a distance).
 NEUTRAL = [
     "{PRE} {PERSON} talked about {NP} {TIME} {END}",
     "{PRE} everyone is talking about {NP} {END}",
@@ -364,11 +371,15 @@ def render(frame: str, sense: str, entity: str | None, rng: random.Random) -> tu
     parts = frame.split()
     if "{NP}" in parts:
         expanded = []
+        slots = parts.count("{NP}")
+        entity_slot = rng.randrange(slots)  # which noun phrase holds {E}; the others hold another entity
+        seen = 0
         for part in parts:
             if part == "{NP}":
                 pattern = rng.choice(NP_PATTERNS[(sense, rng.choice(("before", "after")))])
-                if "{E}" in expanded:
+                if seen != entity_slot:
                     pattern = pattern.replace("{E}", "{F}" if sense == "food" else "{C}")
+                seen += 1
                 expanded += pattern.split()
             else:
                 expanded.append(part)
@@ -424,10 +435,11 @@ def render_with_cue(frame: str, sense: str, cue: str, entity: str | None, rng: r
     tokens, tags, apple_at = render(frame, sense, entity, rng)
     if cue == "np":
         # the words before the entity are neutral unless the pattern put its cue there
-        at = next(k for k, t in enumerate(tags) if t.startswith("B-"))
+        at = apple_at if apple_at is not None else next(k for k, t in enumerate(tags) if t.startswith("B-"))
         before = {w.lower() for w in tokens[:at]}
         cue_words = {w for key in ("FOOD_ADJ", "BIZ_NOUN", "BIZ_ADJ", "BIZ_PEOPLE") for x in WORDS[key] for w in x.lower().split()}
-        cue = "before" if before & cue_words else "after"
+        other_entity_before = any(t != "O" for t in tags[:at])
+        cue = "before" if before & cue_words or other_entity_before else "after"
     del state
     return tokens, tags, apple_at, cue
 

@@ -46,16 +46,7 @@ class CRF(nn.Module):
         self.transitions = nn.Parameter(torch.empty(num_tags, num_tags))  # (T, T) [from, to]
         self.start = nn.Parameter(torch.empty(num_tags))  # (T,)
         self.end = nn.Parameter(torch.empty(num_tags))  # (T,)
-        ones = torch.ones(num_tags, dtype=torch.bool)
-        allowed = torch.ones(num_tags, num_tags, dtype=torch.bool) if allowed is None else allowed
-        allowed_start = ones if allowed_start is None else allowed_start
-        allowed_end = ones if allowed_end is None else allowed_end
-        if allowed.shape != (num_tags, num_tags) or allowed_start.shape != (num_tags,) or allowed_end.shape != (num_tags,):
-            raise ModelError(f"CRF: expected constraint masks of shape ({num_tags}, {num_tags}) and ({num_tags},)")
-        # Buffers are not saved with the weights: they are rebuilt from the tag vocabulary and scheme.
-        self.register_buffer("allowed", allowed.clone(), persistent=False)  # (T, T)
-        self.register_buffer("allowed_start", allowed_start.clone(), persistent=False)  # (T,)
-        self.register_buffer("allowed_end", allowed_end.clone(), persistent=False)  # (T,)
+        register_constraints(self, num_tags, allowed, allowed_start, allowed_end)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -166,6 +157,27 @@ class CRF(nn.Module):
         """
         self._check(emissions, mask)
         return chain_segment_log_probs(emissions, mask, *self.scores(), segments)
+
+
+def register_constraints(
+    module: nn.Module,
+    num_tags: int,
+    allowed: torch.Tensor | None,
+    allowed_start: torch.Tensor | None,
+    allowed_end: torch.Tensor | None,
+) -> None:
+    """Give ``module`` the bool buffers ``allowed (T, T)``, ``allowed_start (T,)``, ``allowed_end (T,)``
+    (all True where None). They are not saved with the weights: they are rebuilt from the tag vocabulary
+    and scheme."""
+    ones = torch.ones(num_tags, dtype=torch.bool)
+    allowed = torch.ones(num_tags, num_tags, dtype=torch.bool) if allowed is None else allowed
+    allowed_start = ones if allowed_start is None else allowed_start
+    allowed_end = ones if allowed_end is None else allowed_end
+    if allowed.shape != (num_tags, num_tags) or allowed_start.shape != (num_tags,) or allowed_end.shape != (num_tags,):
+        raise ModelError(f"expected constraint masks of shape ({num_tags}, {num_tags}) and ({num_tags},)")
+    module.register_buffer("allowed", allowed.clone(), persistent=False)  # (T, T)
+    module.register_buffer("allowed_start", allowed_start.clone(), persistent=False)  # (T,)
+    module.register_buffer("allowed_end", allowed_end.clone(), persistent=False)  # (T,)
 
 
 def forward_scores(emissions: torch.Tensor, mask: torch.Tensor, start: torch.Tensor, transitions: torch.Tensor) -> torch.Tensor:

@@ -33,8 +33,21 @@ class Sentence:
     """1-based line of the first token in its file (0 when not read from a file)."""
 
 
-def _decoded_lines(path: Path) -> Iterator[tuple[int, str]]:
-    """``(line number, text without newline)`` for each line, decoding UTF-8 line by line."""
+def decode_lines(raw_lines: Iterable[bytes], name: str | Path) -> Iterator[tuple[int, str]]:
+    """``(line number, text without newline)`` for each raw line, decoding UTF-8 line by line (a BOM on
+    the first line is dropped); a line that is not UTF-8 is a ``DataError`` naming it."""
+    for number, raw in enumerate(raw_lines, start=1):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise DataError(name, number, f"not valid UTF-8 (byte 0x{raw[err.start]:02x} at column {err.start + 1})") from None
+        if number == 1 and text.startswith("\ufeff"):
+            text = text[1:]
+        yield number, text.rstrip("\r\n")
+
+
+def decoded_lines(path: str | Path) -> Iterator[tuple[int, str]]:
+    """``decode_lines`` over a file, streamed; a missing or unreadable file is a ``DataError``."""
     try:
         handle = open(path, "rb")
     except FileNotFoundError:
@@ -44,14 +57,7 @@ def _decoded_lines(path: Path) -> Iterator[tuple[int, str]]:
     except OSError as err:
         raise DataError(path, None, f"cannot read ({err.strerror})") from None
     with handle:
-        for number, raw in enumerate(handle, start=1):
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as err:
-                raise DataError(path, number, f"not valid UTF-8 (byte 0x{raw[err.start]:02x} at column {err.start + 1})") from None
-            if number == 1 and text.startswith("\ufeff"):
-                text = text[1:]
-            yield number, text.rstrip("\r\n")
+        yield from decode_lines(handle, path)
 
 
 def iter_conll(
@@ -71,7 +77,7 @@ def iter_conll(
     tokens: list[str] = []
     tags: list[str] = []
     start = 0
-    for number, text in _decoded_lines(path):
+    for number, text in decoded_lines(path):
         if separator == "tab":
             columns = text.split("\t") if text.strip() else []
         else:
@@ -103,7 +109,7 @@ def iter_conll(
 def iter_jsonl(path: str | Path, require_tags: bool = True) -> Iterator[Sentence]:
     """Sentences of a JSONL file: one ``{"tokens": [...], "tags": [...]}`` object per line; blank lines skipped."""
     path = Path(path)
-    for number, text in _decoded_lines(path):
+    for number, text in decoded_lines(path):
         if not text.strip():
             continue
         try:

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from seqlab.crf import CRF, chain_marginals, chain_segment_log_probs, forward_scores, viterbi, viterbi_nbest
+from seqlab.crf import CRF, chain_marginals, register_constraints, chain_segment_log_probs, forward_scores, viterbi, viterbi_nbest
 
 
 class SoftmaxHead(nn.Module):
@@ -43,11 +43,7 @@ class SoftmaxHead(nn.Module):
         super().__init__()
         self.num_tags = num_tags
         self.constrained = allowed is not None
-        ones = torch.ones(num_tags, dtype=torch.bool)
-        allowed = torch.ones(num_tags, num_tags, dtype=torch.bool) if allowed is None else allowed
-        self.register_buffer("allowed", allowed.clone(), persistent=False)  # (T, T)
-        self.register_buffer("allowed_start", (ones if allowed_start is None else allowed_start).clone(), persistent=False)
-        self.register_buffer("allowed_end", (ones if allowed_end is None else allowed_end).clone(), persistent=False)
+        register_constraints(self, num_tags, allowed, allowed_start, allowed_end)
 
     def scores(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(start, transitions, end)``: 0 where allowed, ``-inf`` where forbidden."""

@@ -8,11 +8,9 @@ import json
 import sys
 from collections.abc import Iterable, Iterator
 from itertools import islice
-from pathlib import Path
-from typing import TextIO
 
 from seqlab.config import DataConfig
-from seqlab.data import iter_conll, iter_jsonl
+from seqlab.data import decode_lines, decoded_lines, iter_conll, iter_jsonl
 from seqlab.errors import DataError
 from seqlab.metrics import spans
 from seqlab.tagger import Analysis, Tagger
@@ -22,20 +20,19 @@ FORMATS = ("conll", "jsonl", "text")
 INPUT_FORMATS = ("text", "conll", "jsonl")
 
 
-def _text_lines(handle: TextIO, name: str) -> Iterator[tuple[str, ...]]:
-    for number, line in enumerate(handle, start=1):
-        if "\x00" in line:
+def _raw_sentences(lines: Iterator[tuple[int, str]], name: str) -> Iterator[tuple[str, ...]]:
+    for number, text in lines:
+        if "\x00" in text:
             raise DataError(name, number, "contains a NUL byte; expected text")
-        yield tuple(tokenize(line))
+        yield tuple(tokenize(text))
 
 
 def read_sentences(source: str, input_format: str, data: DataConfig) -> Iterator[tuple[str, ...]]:
-    """Token tuples from a file (or ``-`` for stdin): one raw sentence per line, or CoNLL/JSONL."""
+    """Token tuples, streamed from a file (or ``-`` for stdin): one raw sentence per line, or CoNLL/JSONL."""
     if input_format == "text":
         if source == "-":
-            stdin = open(sys.stdin.fileno(), encoding="utf-8", errors="strict", closefd=False)
-            return _guard_decode(_text_lines(stdin, "<stdin>"), "<stdin>")
-        return _guard_decode(_file_lines(Path(source)), source)
+            return _raw_sentences(decode_lines(sys.stdin.buffer, "<stdin>"), "<stdin>")
+        return _raw_sentences(decoded_lines(source), source)
     if source == "-":
         raise DataError("<stdin>", None, f"--input - reads raw text only; save {input_format} input to a file")
     if input_format == "conll":
@@ -43,28 +40,6 @@ def read_sentences(source: str, input_format: str, data: DataConfig) -> Iterator
     else:
         sentences = iter_jsonl(source, require_tags=False)
     return (s.tokens for s in sentences)
-
-
-def _file_lines(path: Path) -> Iterator[tuple[str, ...]]:
-    try:
-        handle = open(path, encoding="utf-8", errors="strict")
-    except FileNotFoundError:
-        raise DataError(path, None, "file not found") from None
-    except IsADirectoryError:
-        raise DataError(path, None, "is a directory, expected a file") from None
-    except OSError as err:
-        raise DataError(path, None, f"cannot read ({err.strerror})") from None
-    with handle:
-        yield from _text_lines(handle, str(path))
-
-
-def _guard_decode(lines: Iterator[tuple[str, ...]], name: str) -> Iterator[tuple[str, ...]]:
-    count = 0
-    try:
-        for count, tokens in enumerate(lines, start=1):
-            yield tokens
-    except UnicodeDecodeError:
-        raise DataError(name, count + 1, "not valid UTF-8") from None
 
 
 def tag_stream(
