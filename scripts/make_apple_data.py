@@ -226,6 +226,10 @@ FOOD_AFTER = [
     "{PRE} the {E} on the counter {FOOD_PRED} {END}",
 ]
 COMP_BEFORE = [
+    "{BIZ_PEOPLE} trust {E} {TIME} {END}",
+    "{BIZ_PEOPLE} adore {E} {END}",
+    "{BIZ_PEOPLE} still believe in {E} {END}",
+    "{BIZ_PEOPLE} fear {E} {END}",
     "{C} competes with {E} in {BIZ_PLACE} {END}",
     "{C} is bigger than {E} {END}",
     "{C} is a partner of {E} {END}",

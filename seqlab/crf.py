@@ -109,10 +109,10 @@ class CRF(nn.Module):
         """``log Z`` per sentence, ``(B,)``."""
         self._check(emissions, mask)
         start, transitions, end = self.scores()
-        alpha = start + emissions[:, 0]  # (B, T)
+        alpha = (start + emissions[:, 0]).t()  # (T, B)
         for step in step_scores(emissions, mask, transitions):
-            alpha = torch.logsumexp(alpha.unsqueeze(2) + step, dim=1)  # (B, T)
-        return torch.logsumexp(alpha + end, dim=1)
+            alpha = torch.logsumexp(alpha.unsqueeze(1) + step, dim=0)  # (T, B)
+        return torch.logsumexp(alpha + end.unsqueeze(1), dim=0)
 
     # ------------------------------------------------------------------------------- public interface
 
@@ -182,23 +182,23 @@ def register_constraints(
 
 def forward_scores(emissions: torch.Tensor, mask: torch.Tensor, start: torch.Tensor, transitions: torch.Tensor) -> torch.Tensor:
     """``α`` of the chain ``(start, transitions)`` over ``emissions``, ``(L, B, T)`` (see ``CRF.forward_scores``)."""
-    alpha = start + emissions[:, 0]  # (B, T)
+    alpha = (start + emissions[:, 0]).t()  # (T, B)
     alphas = [alpha]
     for step in step_scores(emissions, mask, transitions):
-        alpha = torch.logsumexp(alpha.unsqueeze(2) + step, dim=1)  # (B, T)
+        alpha = torch.logsumexp(alpha.unsqueeze(1) + step, dim=0)  # (T, B)
         alphas.append(alpha)
-    return torch.stack(alphas)  # (L, B, T)
+    return torch.stack(alphas).transpose(1, 2)  # (L, B, T)
 
 
 def backward_scores(emissions: torch.Tensor, mask: torch.Tensor, transitions: torch.Tensor, end: torch.Tensor) -> torch.Tensor:
     """``β`` of the chain ``(transitions, end)`` over ``emissions``, ``(L, B, T)`` (see ``CRF.backward_scores``)."""
-    steps = step_scores(emissions, mask, transitions)  # (L-1, B, T, T)
-    beta = end.expand(emissions.shape[0], emissions.shape[2])  # (B, T)
+    steps = step_scores(emissions, mask, transitions)  # (L-1, T, T, B)
+    beta = end.unsqueeze(1).expand(emissions.shape[2], emissions.shape[0])  # (T, B)
     betas = [beta]
     for t in range(steps.shape[0] - 1, -1, -1):
-        beta = torch.logsumexp(steps[t] + beta.unsqueeze(1), dim=2)  # (B, T)
+        beta = torch.logsumexp(steps[t] + beta.unsqueeze(0), dim=1)  # (T, B)
         betas.append(beta)
-    return torch.stack(betas[::-1])  # (L, B, T)
+    return torch.stack(betas[::-1]).transpose(1, 2)  # (L, B, T)
 
 
 def chain_marginals(emissions: torch.Tensor, mask: torch.Tensor, start: torch.Tensor, transitions: torch.Tensor, end: torch.Tensor) -> torch.Tensor:
@@ -245,17 +245,20 @@ def segment_log_probs(
 
 
 def step_scores(emissions: torch.Tensor, mask: torch.Tensor, transitions: torch.Tensor) -> torch.Tensor:
-    """Scores of every step ``t-1 → t``, ``M[t-1, b, i, j] = A[i, j] + E[b, t, j]``, ``(L-1, B, T, T)``.
+    """Scores of every step ``t-1 → t``, ``M[t-1, i, j, b] = A[i, j] + E[b, t, j]``, ``(L-1, T, T, B)``.
 
-    At a padding step ``M`` is the log of the identity (0 on the diagonal, ``-inf`` elsewhere), so the
+    At a padding step ``M`` is the log of the identity (0 where ``i = j``, ``-inf`` elsewhere), so the
     recursions carry each sentence's last real value through the padding without a per-step mask: one
-    ``add`` and one reduction per time step, whatever the lengths in the batch.
+    ``add`` and one reduction per time step, whatever the lengths in the batch. The recursions keep
+    their state as ``(T, B)`` and reduce over the leading (previous-tag) dimension, which on the CPU is a
+    cheap elementwise pass over contiguous rows and yields the next state in the same layout.
     """
-    num_tags = emissions.shape[2]
-    steps = transitions + emissions[:, 1:].transpose(0, 1).unsqueeze(2)  # (L-1, B, T, T)
-    live = mask[:, 1:].transpose(0, 1).reshape(-1, mask.shape[0], 1, 1)  # (L-1, B, 1, 1)
-    hold = torch.full((num_tags, num_tags), float("-inf"), device=emissions.device, dtype=emissions.dtype)
-    hold.fill_diagonal_(0.0)  # (T, T)
+    batch, num_tags = emissions.shape[0], emissions.shape[2]
+    emit = emissions[:, 1:].permute(1, 2, 0).contiguous().unsqueeze(1)  # (L-1, 1, T, B)
+    steps = transitions.view(1, num_tags, num_tags, 1) + emit  # (L-1, T, T, B)
+    live = mask[:, 1:].t().reshape(-1, 1, 1, batch)  # (L-1, 1, 1, B)
+    hold = torch.full((num_tags, num_tags, 1), float("-inf"), device=emissions.device, dtype=emissions.dtype)  # (T, T, 1)
+    hold[:, :, 0].fill_diagonal_(0.0)
     return torch.where(live, steps, hold)
 
 
@@ -264,20 +267,26 @@ def viterbi(
 ) -> torch.Tensor:
     """Max-product decoding of ``start[y_1] + Σ E[t, y_t] + Σ A[y_{t-1}, y_t] + end[y_n]``, ``(B, L)``.
 
-    The backtrace is vectorised over the batch: padding steps are identity steps (see ``step_scores``),
-    so every sentence is traced back from the last column at once. Positions past a sentence's end are 0.
+    The sequential pass keeps only the best scores (``amax``: on the CPU a reduction that also returns
+    indices costs several times one that does not); the back-pointers of all steps are then found by one
+    batched max over ``history + steps``, and the backtrace follows them for all sentences at once.
+    Padding steps are identity steps (see ``step_scores``), so every sentence is traced back from the
+    last column. Positions past a sentence's end are 0.
     """
-    batch = emissions.shape[0]
-    score = start + emissions[:, 0]  # (B, T)
-    pointers = []
-    for step in step_scores(emissions, mask, transitions):
-        score, arg = (score.unsqueeze(2) + step).max(dim=1)  # (B, T) each
-        pointers.append(arg)
-    rows = torch.arange(batch, device=emissions.device)  # (B,)
-    current = (score + end).argmax(dim=1)  # (B,)
+    steps = step_scores(emissions, mask, transitions)  # (L-1, T, T, B)
+    score = (start + emissions[:, 0]).t()  # (T, B)
+    history = [score]
+    for step in steps:
+        score = (score.unsqueeze(1) + step).amax(dim=0)  # (T, B)
+        history.append(score)
+    current = (score + end.unsqueeze(1)).argmax(dim=0)  # (B,)
+    if not len(steps):
+        return current.unsqueeze(1) * mask  # (B, 1)
+    # back-pointers of every step at once: one add and one batched max instead of one per step
+    pointers = (torch.stack(history[:-1]).unsqueeze(2) + steps).max(dim=1).indices  # (L-1, T, B)
     path = [current]
     for back in reversed(pointers):
-        current = back[rows, current]  # (B,)
+        current = back.gather(0, current.unsqueeze(0)).squeeze(0)  # (B,)
         path.append(current)
     tags = torch.stack(path[::-1], dim=1)  # (B, L)
     return tags * mask
