@@ -333,7 +333,10 @@ NEUTRAL = [
     "I like {NP} {TIME} {END}",
 ]
 NP_PATTERNS = {
-    ("food", "before"): ["the {FOOD_ADJ} {E}", "{a} {FOOD_ADJ} {E}", "some {FOOD_ADJ} {E}", "{FOOD_ADJ} {E}"],
+    ("food", "before"): [
+        "the {FOOD_ADJ} {E}", "{a} {FOOD_ADJ} {E}", "some {FOOD_ADJ} {E}", "{FOOD_ADJ} {E}",
+        "a slice of {E}", "a piece of the {E}", "the skin of the {E}", "a bite of the {FOOD_ADJ} {E}",
+    ],
     ("food", "after"): ["{E} {FOOD_AFTER}", "the {E} {FOOD_AFTER}", "{a} {E} {FOOD_AFTER}", "{E} , the {FOOD_ADJ} fruit ,"],
     ("org", "before"): ["the {BIZ_NOUN} {E}", "the {BIZ_ADJ} {BIZ_NOUN} {E}", "{BIZ_PEOPLE} at {E}", "the {BIZ_PEOPLE} of {E}"],
     ("org", "after"): ["{E} {BIZ_AFTER}", "the {E} {BIZ_AFTER}", "{a} {E} {BIZ_AFTER}", "{E} , the {BIZ_NOUN} ,"],
