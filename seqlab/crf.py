@@ -106,12 +106,20 @@ class CRF(nn.Module):
         return backward_scores(emissions, mask, transitions, end)
 
     def log_partition(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """``log Z`` per sentence, ``(B,)``."""
+        """``log Z`` per sentence, ``(B,)``.
+
+        This is the recursion training differentiates, so padding is handled by keeping the previous
+        ``α`` (``torch.where``) rather than by identity steps: an identity step over a tag that is
+        impossible at that point (``α = -inf``) would be a ``logsumexp`` of only ``-inf``, whose gradient
+        is NaN even where it is multiplied by zero.
+        """
         self._check(emissions, mask)
         start, transitions, end = self.scores()
+        steps = step_scores(emissions, mask, transitions, hold_padding=False)  # (L-1, T, T, B)
+        live = mask[:, 1:].t().unsqueeze(1)  # (L-1, 1, B)
         alpha = (start + emissions[:, 0]).t()  # (T, B)
-        for step in step_scores(emissions, mask, transitions):
-            alpha = torch.logsumexp(alpha.unsqueeze(1) + step, dim=0)  # (T, B)
+        for t, step in enumerate(steps):
+            alpha = torch.where(live[t], torch.logsumexp(alpha.unsqueeze(1) + step, dim=0), alpha)  # (T, B)
         return torch.logsumexp(alpha + end.unsqueeze(1), dim=0)
 
     # ------------------------------------------------------------------------------- public interface
@@ -244,7 +252,7 @@ def segment_log_probs(
     return score + betas[last_pos, rows, last] - log_z[rows]
 
 
-def step_scores(emissions: torch.Tensor, mask: torch.Tensor, transitions: torch.Tensor) -> torch.Tensor:
+def step_scores(emissions: torch.Tensor, mask: torch.Tensor, transitions: torch.Tensor, hold_padding: bool = True) -> torch.Tensor:
     """Scores of every step ``t-1 → t``, ``M[t-1, i, j, b] = A[i, j] + E[b, t, j]``, ``(L-1, T, T, B)``.
 
     At a padding step ``M`` is the log of the identity (0 where ``i = j``, ``-inf`` elsewhere), so the
@@ -252,10 +260,13 @@ def step_scores(emissions: torch.Tensor, mask: torch.Tensor, transitions: torch.
     ``add`` and one reduction per time step, whatever the lengths in the batch. The recursions keep
     their state as ``(T, B)`` and reduce over the leading (previous-tag) dimension, which on the CPU is a
     cheap elementwise pass over contiguous rows and yields the next state in the same layout.
+    With ``hold_padding=False`` padding steps keep the ordinary scores (the caller masks them).
     """
     batch, num_tags = emissions.shape[0], emissions.shape[2]
     emit = emissions[:, 1:].permute(1, 2, 0).contiguous().unsqueeze(1)  # (L-1, 1, T, B)
     steps = transitions.view(1, num_tags, num_tags, 1) + emit  # (L-1, T, T, B)
+    if not hold_padding:
+        return steps
     live = mask[:, 1:].t().reshape(-1, 1, 1, batch)  # (L-1, 1, 1, B)
     hold = torch.full((num_tags, num_tags, 1), float("-inf"), device=emissions.device, dtype=emissions.dtype)  # (T, T, 1)
     hold[:, :, 0].fill_diagonal_(0.0)

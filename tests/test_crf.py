@@ -131,3 +131,16 @@ def test_segment_probability_matches_enumeration():
         log_z = torch.logsumexp(torch.tensor(list(scores.values()), dtype=torch.float64), 0)
         mass = sum(torch.exp(torch.tensor(v, dtype=torch.float64) - log_z) for p, v in scores.items() if list(p[s : s + n]) == pattern[:n])
         assert float(got[row]) == pytest.approx(float(mass), abs=1e-5)
+
+
+def test_constrained_loss_has_finite_gradients_with_one_token_sentences_in_the_batch():
+    from seqlab.schemes import transition_masks
+
+    names = ["O", "B-A", "I-A", "E-A", "S-A"]
+    crf = CRF(len(names), *transition_masks(names, "bioes"))
+    emissions = torch.randn(3, 5, len(names), requires_grad=True)
+    mask = torch.tensor([[True] * 5, [True, False, False, False, False], [True, True, False, False, False]])
+    tags = torch.tensor([[1, 2, 3, 0, 4], [4, 0, 0, 0, 0], [0, 4, 0, 0, 0]])
+    crf.nll(emissions, tags, mask).sum().backward()
+    assert torch.isfinite(emissions.grad).all()
+    assert all(torch.isfinite(p.grad).all() for p in crf.parameters())
