@@ -4,7 +4,6 @@ import json
 import random
 
 import pytest
-import torch
 
 from seqlab.config import DataConfig
 from seqlab.data import (
@@ -138,4 +137,3 @@ def test_bucketed_order_covers_everything_once_and_limits_padding():
 def test_sorted_order_is_by_length():
     order = sorted_order([3, 1, 2, 5], batch_size=2)
     assert order == [[1, 2], [0, 3]]
-    assert torch.equal(torch.tensor([1]), torch.tensor([1]))

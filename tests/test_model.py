@@ -54,7 +54,6 @@ def test_output_sizes_are_derived_from_the_config():
     assert model.embedding.output_dim == 8 + 5
     assert model.encoder.output_dim == 12
     assert model.projection.out_features == 4  # O, B-FRUIT, B-ORG, I-ORG
-    assert model.encoder.rnn.nonlinearity if hasattr(model.encoder.rnn, "nonlinearity") else True
 
 
 def test_rnn_nonlinearity_reaches_torch():
