@@ -66,13 +66,8 @@ def make_optimizer(params: Sequence[nn.Parameter], train: TrainConfig) -> torch.
     return torch.optim.AdamW(params, lr=train.lr, weight_decay=train.weight_decay)
 
 
-def _read_split(path: str | None, config: Config, key: str) -> list[Sentence] | None:
-    if path is None:
-        return None
-    sentences = read_corpus(path, config.data)
-    if key == "train":
-        log.info("read %d training sentences from %s", len(sentences), path)
-    return sentences
+def _read_split(path: str | None, config: Config) -> list[Sentence] | None:
+    return None if path is None else read_corpus(path, config.data)
 
 
 def _to_model_scheme(config: Config, sentences: list[Sentence]) -> tuple[Config, list[Sentence]]:
@@ -170,10 +165,10 @@ def train(config: Config, output_dir: str | Path | None = None, overwrite: bool 
         torch.set_num_threads(config.train.threads)
     device = resolve_device(config.train.device)
 
-    train_sents = _read_split(config.data.train, config, "train")
-    dev_sents = _read_split(config.data.dev, config, "dev")
-    test_sents = _read_split(config.data.test, config, "test")
-    assert train_sents is not None
+    train_sents = read_corpus(config.data.train, config.data)
+    log.info("read %d training sentences from %s", len(train_sents), config.data.train)
+    dev_sents = _read_split(config.data.dev, config)
+    test_sents = _read_split(config.data.test, config)
     config, model_sents = _to_model_scheme(config, train_sents)
     vocabs = build_vocabularies(model_sents, config.data)
     ambiguous = frozenset(ambiguous_words([s.tokens for s in train_sents], [s.tags or () for s in train_sents]))
