@@ -88,8 +88,19 @@ class EncoderConfig:
     """Also read the sentence right to left, so each position sees its future context."""
     dropout: float = _bounded(0.0, lo=0.0, hi=1.0, hi_open=True)
     """Dropout between stacked layers and on the encoder output."""
-    nonlinearity: Literal["tanh", "relu"] = "tanh"
-    """The ``f`` of ``S_t = f(U·x_t + W·S_{t-1} + b)`` for ``cell: rnn`` (ignored by the other cells)."""
+    impl: Literal["fused", "scratch"] = "fused"
+    """``fused``: torch's ``nn.RNN/LSTM/GRU`` (fast default); ``scratch``: the cells written out from their
+    equations in ``seqlab/cells.py`` (same parameters, so weights move between the two; gates can be recorded)."""
+    nonlinearity: Literal["tanh", "relu", "hardtanh", "softsign"] = "tanh"
+    """The activation ``act``: the ``f`` of ``S_t = f(U·x_t + W·S_{t-1} + b)`` for ``rnn``; the candidate ``C̃_t``
+    and the ``act(C_t)`` of ``h_t`` for ``lstm``; the candidate ``n_t`` for ``gru``. Fused cells allow only
+    ``tanh`` (and ``relu`` for ``rnn``); the others need ``impl: scratch``."""
+    recurrent_init: Literal["default", "orthogonal", "identity"] = "default"
+    """Initial recurrent weights ``W``: torch's uniform ``±1/√H``, or each gate's ``H×H`` block orthogonal or the
+    identity matrix (Le et al., 2015, pair ``identity`` with ``nonlinearity: relu`` for the vanilla RNN)."""
+    forget_bias: float | None = None
+    """LSTM only: initial forget-gate bias ``b_f`` (``1.0`` is Jozefowicz et al., 2015's advice), so ``C_t``
+    starts by keeping its memory; ``null`` keeps torch's uniform initialisation."""
 
 
 @dataclass(frozen=True)
@@ -237,6 +248,18 @@ def _check_device(device: str, problems: list[str]) -> None:
     problems.append(f"'train.device': expected 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}")
 
 
+def _check_encoder(encoder: EncoderConfig, problems: list[str]) -> None:
+    """Cross-key rules the field types cannot express."""
+    if encoder.forget_bias is not None and encoder.cell != "lstm":
+        problems.append(f"'model.encoder.forget_bias': only the lstm cell has a forget gate, got cell '{encoder.cell}'")
+    fused_ok = ("tanh", "relu") if encoder.cell == "rnn" else ("tanh",)
+    if encoder.cell != "none" and encoder.impl == "fused" and encoder.nonlinearity not in fused_ok:
+        problems.append(
+            f"'model.encoder.nonlinearity': the fused {encoder.cell} supports only {' or '.join(fused_ok)}, "
+            f"got '{encoder.nonlinearity}'; set model.encoder.impl=scratch"
+        )
+
+
 def parse_override(text: str) -> tuple[list[str], Any]:
     """Split ``a.b.c=value`` into its key path and YAML-parsed value (``true``, ``0.1``, ``null``, ``[1, 2]``)."""
     if "=" not in text:
@@ -281,6 +304,7 @@ def config_from_dict(raw: Any, source: str | None = None) -> Config:
     problems: list[str] = []
     config = _build(Config, raw, "", problems)
     _check_device(config.train.device, problems)
+    _check_encoder(config.model.encoder, problems)
     if problems:
         raise ConfigError(problems, source)
     return config

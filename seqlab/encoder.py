@@ -1,9 +1,10 @@
-"""Context encoders: torch's fused recurrent layers over packed sequences, and the context-free ``none``.
+"""Context encoders: recurrent layers (torch's fused modules or seqlab's scratch cells) and the context-free ``none``.
 
 Every encoder maps ``x (B, L, D_in)`` and ``lengths (B,)`` to ``h (B, L, D_out)``; ``D_out`` is
-``hidden × directions`` for the recurrent cells and ``D_in`` for ``none``. Sequences are packed, so a
-padded position never feeds a real one and the backward direction starts at each sentence's own last
-token: a sentence's encoding does not depend on what else is in its batch.
+``hidden × directions`` for the recurrent cells and ``D_in`` for ``none``. Fused layers run over packed
+sequences and scratch layers reverse each sentence within its length, so with either a padded position
+never feeds a real one and the backward direction starts at each sentence's own last token: a sentence's
+encoding does not depend on what else is in its batch.
 """
 from __future__ import annotations
 
@@ -13,16 +14,17 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from seqlab.cells import ScratchRecurrent, initialise_recurrent
 from seqlab.errors import ModelError
 
 
 class RecurrentEncoder(nn.Module):
-    """A stack of ``nn.RNN`` / ``nn.LSTM`` / ``nn.GRU`` layers.
+    """A stack of recurrent layers: ``nn.RNN`` / ``nn.LSTM`` / ``nn.GRU`` (``impl="fused"``) or ``ScratchRecurrent``.
 
-    The vanilla RNN is the notes' ``S_t = f(U·x_t + W·S_{t-1} + b)`` with ``f`` = tanh or ReLU; the
-    tagger head then computes ``O_t = g(V·S_t)``. With ``bidirectional`` the output at ``t`` is
-    ``[S→_t; S←_t]``, so position ``t`` sees the whole sentence. Dropout is applied between layers (by
-    torch) and on the output.
+    The vanilla RNN is the notes' ``S_t = f(U·x_t + W·S_{t-1} + b)``; the tagger head then computes
+    ``O_t = g(V·S_t)``. With ``bidirectional`` the output at ``t`` is ``[S→_t; S←_t]``, so position ``t``
+    sees the whole sentence. Dropout is applied between layers and on the output. Both implementations keep
+    their parameters in ``self.rnn`` under torch's names, so their state dicts are interchangeable.
     """
 
     def __init__(
@@ -34,8 +36,12 @@ class RecurrentEncoder(nn.Module):
         bidirectional: bool,
         dropout: float,
         nonlinearity: str = "tanh",
+        impl: str = "fused",
+        recurrent_init: str = "default",
+        forget_bias: float | None = None,
     ) -> None:
         super().__init__()
+        self.impl = impl
         kwargs = dict(
             input_size=input_dim,
             hidden_size=hidden,
@@ -44,18 +50,29 @@ class RecurrentEncoder(nn.Module):
             dropout=dropout if layers > 1 else 0.0,
             batch_first=True,
         )
-        if cell == "rnn":
-            self.rnn: nn.RNNBase = nn.RNN(nonlinearity=nonlinearity, **kwargs)
+        if impl == "scratch":
+            del kwargs["batch_first"]
+            self.rnn: nn.Module = ScratchRecurrent(cell, nonlinearity=nonlinearity, **kwargs)
+        elif impl != "fused":
+            raise ModelError(f"unknown encoder impl '{impl}'; expected fused or scratch")
+        elif cell != "rnn" and nonlinearity != "tanh":
+            raise ModelError(f"the fused {cell} has no '{nonlinearity}' activation; use impl scratch")
+        elif cell == "rnn":
+            self.rnn = nn.RNN(nonlinearity=nonlinearity, **kwargs)
         elif cell == "lstm":
             self.rnn = nn.LSTM(**kwargs)
         elif cell == "gru":
             self.rnn = nn.GRU(**kwargs)
         else:
             raise ModelError(f"unknown recurrent cell '{cell}'; expected one of rnn, lstm, gru")
+        initialise_recurrent(self.rnn, cell, recurrent_init, forget_bias)
         self.output_dropout = nn.Dropout(dropout)
         self.output_dim = hidden * (2 if bidirectional else 1)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        if self.impl == "scratch":
+            h, _ = self.rnn(x, lengths)  # (B, L, hidden × directions), 0 at padding
+            return self.output_dropout(h)
         seq = x.shape[1]
         packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
         out, _ = self.rnn(packed)
@@ -75,13 +92,13 @@ class NoEncoder(nn.Module):
 
 
 def _recurrent(cell: str) -> Callable[..., nn.Module]:
-    def make(input_dim: int, hidden: int, layers: int, bidirectional: bool, dropout: float, nonlinearity: str) -> nn.Module:
-        return RecurrentEncoder(cell, input_dim, hidden, layers, bidirectional, dropout, nonlinearity)
+    def make(input_dim: int, hidden: int, layers: int, bidirectional: bool, dropout: float, **options: object) -> nn.Module:
+        return RecurrentEncoder(cell, input_dim, hidden, layers, bidirectional, dropout, **options)  # type: ignore[arg-type]
 
     return make
 
 
-def _none(input_dim: int, hidden: int, layers: int, bidirectional: bool, dropout: float, nonlinearity: str) -> nn.Module:
+def _none(input_dim: int, hidden: int, layers: int, bidirectional: bool, dropout: float, **options: object) -> nn.Module:
     return NoEncoder(input_dim)
 
 
@@ -91,4 +108,5 @@ ENCODERS: dict[str, Callable[..., nn.Module]] = {
     "gru": _recurrent("gru"),
     "none": _none,
 }
-"""``model.encoder.cell`` → constructor ``(input_dim, hidden, layers, bidirectional, dropout, nonlinearity)``."""
+"""``model.encoder.cell`` → constructor ``(input_dim, hidden, layers, bidirectional, dropout, *, nonlinearity,
+impl, recurrent_init, forget_bias)``; ``none`` ignores everything but ``input_dim``."""

@@ -58,7 +58,10 @@ def build_model(config: ModelConfig, vocabs: Vocabularies) -> TaggerModel:
     embedding = TokenEmbedding(len(vocabs.words), emb.dim, emb.dropout, emb.word_dropout, char)
     enc = config.encoder
     make_encoder = _lookup(ENCODERS, enc.cell, "model.encoder.cell")
-    encoder = make_encoder(embedding.output_dim, enc.hidden, enc.layers, enc.bidirectional, enc.dropout, enc.nonlinearity)
+    encoder = make_encoder(
+        embedding.output_dim, enc.hidden, enc.layers, enc.bidirectional, enc.dropout,
+        nonlinearity=enc.nonlinearity, impl=enc.impl, recurrent_init=enc.recurrent_init, forget_bias=enc.forget_bias,
+    )
     make_head = _lookup(HEADS, config.decoder.kind, "model.decoder.kind")
     masks = transition_masks(vocabs.tags.items, config.decoder.scheme) if config.decoder.constrained else ()
     head = make_head(len(vocabs.tags), *masks)
