@@ -1,4 +1,4 @@
-"""Command line: ``seqlab train | evaluate | predict``. The only module that prints errors and exits."""
+"""Command line: ``seqlab train | evaluate | predict | inspect``. The only module that prints errors and exits."""
 from __future__ import annotations
 
 import argparse
@@ -29,6 +29,7 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--model", required=True, help="model directory")
     evaluate.add_argument("--data", required=True, help="labelled file in the model's data format")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    evaluate.add_argument("--impl", choices=("fused", "scratch"), help="run the recurrent encoder with this implementation (same weights)")
 
     predict = sub.add_parser("predict", help="tag raw text or a file")
     predict.add_argument("--model", required=True, help="model directory")
@@ -39,6 +40,13 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("--format", choices=("conll", "jsonl", "text"), default="conll", help="output format")
     predict.add_argument("--probs", action="store_true", help="add each token's tag probability and each entity's confidence")
     predict.add_argument("--nbest", type=int, default=0, metavar="K", help="also give the K best tag sequences with their probabilities")
+    predict.add_argument("--impl", choices=("fused", "scratch"), help="run the recurrent encoder with this implementation (same weights)")
+
+    inspect = sub.add_parser("inspect", help="print the encoder's gate values and state norms token by token")
+    inspect.add_argument("--model", required=True, help="model directory (trained with either impl)")
+    inspect.add_argument("--text", required=True, action="append", help="one raw sentence (repeatable)")
+    inspect.add_argument("--layer", type=int, default=-1, help="encoder layer, 0-based; -1 is the last (default)")
+    inspect.add_argument("--plot", metavar="FILE.png", help="also write a heatmap of each gate per unit and token (needs matplotlib)")
     return parser
 
 
@@ -83,7 +91,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from seqlab.evaluate import evaluate_file
     from seqlab.tagger import Tagger
 
-    rep = evaluate_file(Tagger.load(args.model), args.data)
+    rep = evaluate_file(Tagger.load(args.model, impl=args.impl), args.data)
     print(json.dumps(rep.to_json()) if args.json else _format_report(rep))
     return 0
 
@@ -99,7 +107,7 @@ def _predict(args: argparse.Namespace) -> int:
         if not tokens:
             raise DataError(None, None, "--text is empty: give a sentence to tag")
         sentences = iter([tokens])
-    tagger = Tagger.load(args.model)
+    tagger = Tagger.load(args.model, impl=args.impl)
     if args.text is None:
         sentences = read_sentences(args.input, args.input_format, tagger.bundle.config.data)
     start, count = time.perf_counter(), 0
@@ -115,10 +123,34 @@ def _predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _inspect(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from seqlab.errors import DataError
+    from seqlab.tagger import Tagger
+    from seqlab.tokenizer import tokenize
+    from seqlab.trace import format_trace, plot_trace, trace_sentence
+
+    sentences = [tuple(tokenize(text)) for text in args.text]
+    if not all(sentences):
+        raise DataError(None, None, "--text is empty: give a sentence to inspect")
+    tagger = Tagger.load(args.model)
+    for k, tokens in enumerate(sentences):
+        trace = trace_sentence(tagger, tokens, args.layer)
+        print(("\n" if k else "") + format_trace(trace))
+        if args.plot:
+            path = Path(args.plot)
+            if len(sentences) > 1:
+                path = path.with_name(f"{path.stem}-{k + 1}{path.suffix}")
+            plot_trace(trace, str(path))
+            log.info("wrote %s", path)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s", stream=sys.stderr)
-    handlers = {"train": _train, "evaluate": _evaluate, "predict": _predict}
+    handlers = {"train": _train, "evaluate": _evaluate, "predict": _predict, "inspect": _inspect}
     try:
         return handlers[args.command](args)
     except SeqlabError as err:

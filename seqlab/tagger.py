@@ -9,6 +9,7 @@ converted back to the scheme of the training files (``data.tag_scheme``).
 """
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,8 @@ import torch
 
 from seqlab.bundle import Bundle, load_bundle, load_weights
 from seqlab.data import Batch, EncodedSentence, Sentence, encode, make_batches, sorted_order, word_key
-from seqlab.errors import ModelError
+from seqlab.config import replace_in
+from seqlab.errors import ConfigError, ModelError
 from seqlab.metrics import spans
 from seqlab.model import TaggerModel, build_model
 from seqlab.schemes import SCHEMES, convert
@@ -87,9 +89,19 @@ class Tagger:
         self.output_scheme = scheme if scheme in SCHEMES else self.model_scheme
 
     @classmethod
-    def load(cls, directory: str | Path, device: str | torch.device = "cpu") -> "Tagger":
-        """Load a model directory written by ``seqlab train`` (nothing is unpickled)."""
+    def load(cls, directory: str | Path, device: str | torch.device = "cpu", impl: str | None = None) -> "Tagger":
+        """Load a model directory written by ``seqlab train`` (nothing is unpickled).
+
+        ``impl`` (``fused`` / ``scratch``) runs the recurrent encoder with the other implementation than the
+        one it was trained with; the weights are the same parameters under the same names.
+        """
         bundle = load_bundle(directory)
+        if impl is not None and impl != bundle.config.model.encoder.impl:
+            try:
+                config = replace_in(bundle.config, "model.encoder.impl", impl)
+            except ConfigError as err:
+                raise ModelError(f"{directory}: cannot run with impl '{impl}': {err}") from None
+            bundle = dataclasses.replace(bundle, config=config)
         model = build_model(bundle.config.model, bundle.vocabs)
         load_weights(directory, model)
         return cls(model, bundle, torch.device(device))
