@@ -16,6 +16,7 @@ True at real tokens, with every sentence non-empty and left-aligned (``mask[:, 0
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -274,33 +275,66 @@ def step_scores(emissions: torch.Tensor, mask: torch.Tensor, transitions: torch.
 
 
 def viterbi(
-    emissions: torch.Tensor, mask: torch.Tensor, start: torch.Tensor, transitions: torch.Tensor, end: torch.Tensor
+    emissions: torch.Tensor,
+    mask: torch.Tensor,
+    start: torch.Tensor,
+    transitions: torch.Tensor,
+    end: torch.Tensor,
+    host_backtrace: bool | None = None,
 ) -> torch.Tensor:
     """Max-product decoding of ``start[y_1] + Σ E[t, y_t] + Σ A[y_{t-1}, y_t] + end[y_n]``, ``(B, L)``.
 
-    The sequential pass keeps only the best scores (``amax``: on the CPU a reduction that also returns
-    indices costs several times one that does not); the back-pointers of all steps are then found by one
-    batched max over ``history + steps``, and the backtrace follows them for all sentences at once.
-    Padding steps are identity steps (see ``step_scores``), so every sentence is traced back from the
-    last column. Positions past a sentence's end are 0.
+    The forward pass keeps only the best scores ``δ_t(j) = max_i δ_{t-1}(i) + A[i, j] + E[t, j]`` (``amax``:
+    on the CPU a reduction that also returns indices costs several times one that does not); each
+    sentence's best last tag is read at its own last position. The backtrace then recovers
+    ``y_{t-1} = argmax_i δ_{t-1}(i) + A[i, y_t] + E[t, y_t]`` only for the tags on the path
+    (``_backtrace``; ``host_backtrace`` picks its NumPy or its torch form, by default NumPy on the CPU).
+    ``mask`` must be a prefix mask (lengths); positions past a sentence's end are 0.
     """
-    steps = step_scores(emissions, mask, transitions)  # (L-1, T, T, B)
+    steps = step_scores(emissions, mask, transitions, hold_padding=False)  # (L-1, T, T, B)
     score = (start + emissions[:, 0]).t()  # (T, B)
     history = [score]
-    for step in steps:
+    for step in steps.unbind(0):
         score = (score.unsqueeze(1) + step).amax(dim=0)  # (T, B)
         history.append(score)
-    current = (score + end.unsqueeze(1)).argmax(dim=0)  # (B,)
-    if not len(steps):
-        return current.unsqueeze(1) * mask  # (B, 1)
-    # back-pointers of every step at once: one add and one batched max instead of one per step
-    pointers = (torch.stack(history[:-1]).unsqueeze(2) + steps).max(dim=1).indices  # (L-1, T, B)
+    deltas = torch.stack(history)  # (L, T, B)
+    last = mask.sum(dim=1) - 1  # (B,)
+    if host_backtrace is None:
+        host_backtrace = emissions.device.type == "cpu"
+    return _backtrace(deltas, steps, last, end, host_backtrace) * mask
+
+
+def _backtrace(deltas: torch.Tensor, steps: torch.Tensor, last: torch.Tensor, end: torch.Tensor, host: bool) -> torch.Tensor:
+    """Best paths ``(B, L)`` from the Viterbi scores ``deltas (L, T, B)``, step scores and last positions.
+
+    With ``host`` it runs in NumPy on CPU tensors, whose per-call cost is a fraction of torch's at these
+    sizes: per step one gather of the ``(T, B)`` scores that lead into the chosen tags and one argmax.
+    Otherwise (the default on CUDA) all back-pointers are found by one batched max on the device and
+    followed with one gather per step.
+    Positions after a sentence's end hold its last tag (the caller masks them).
+    """
+    seq, num_tags, batch = deltas.shape
+    final = deltas.gather(0, last.view(1, 1, batch).expand(1, num_tags, batch))[0] + end.unsqueeze(1)  # (T, B)
+    best = final.argmax(dim=0)  # (B,)
+    if host:
+        delta_np, steps_np = deltas.detach().cpu().numpy(), steps.detach().cpu().numpy()
+        last_np, best_np = last.cpu().numpy(), best.cpu().numpy()
+        cols = np.arange(batch)
+        out = np.empty((seq, batch), dtype=np.int64)  # (L, B)
+        out[seq - 1] = current = best_np
+        for t in range(seq - 2, -1, -1):
+            back = (delta_np[t] + steps_np[t][:, current, cols]).argmax(axis=0)  # (B,)
+            current = np.where(last_np == t, best_np, back)  # a sentence ending at t starts its trace here
+            out[t] = current
+        return torch.from_numpy(out).t().to(deltas.device)  # (B, L)
+    pointers = (deltas[:-1].unsqueeze(2) + steps).max(dim=1).indices  # (L-1, T, B)
+    current = best
     path = [current]
-    for back in reversed(pointers):
-        current = back.gather(0, current.unsqueeze(0)).squeeze(0)  # (B,)
+    for t in range(seq - 2, -1, -1):
+        back = pointers[t].gather(0, current.unsqueeze(0)).squeeze(0)  # (B,)
+        current = torch.where(last == t, best, back)
         path.append(current)
-    tags = torch.stack(path[::-1], dim=1)  # (B, L)
-    return tags * mask
+    return torch.stack(path[::-1], dim=1)  # (B, L)
 
 
 def viterbi_nbest(

@@ -6,7 +6,7 @@ import itertools
 import pytest
 import torch
 
-from seqlab.crf import CRF
+from seqlab.crf import CRF, viterbi
 from seqlab.errors import ModelError
 
 
@@ -55,6 +55,25 @@ def test_nll_decode_and_marginals_match_enumeration(seed):
             for t, y in enumerate(path):
                 expected[t, y] += p
         assert torch.allclose(marginals[b, :n].double(), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("host", [True, False], ids=["numpy-backtrace", "torch-backtrace"])
+@pytest.mark.parametrize("constrained", [False, True])
+def test_both_backtraces_find_the_enumerated_best_path(host, constrained):
+    for seed in range(8):
+        crf, emissions, _, mask, lengths = random_instance(seed, num_tags=3, batch=5, max_len=5)
+        if constrained:  # forbid 0 → 1 and ending in 2: -inf entries in the recursion
+            allowed = torch.ones(3, 3, dtype=torch.bool)
+            allowed[0, 1] = False
+            crf.allowed.copy_(allowed)
+            crf.allowed_end.copy_(torch.tensor([True, True, False]))
+        with torch.no_grad():
+            decoded = viterbi(emissions, mask, *crf.scores(), host_backtrace=host)
+        for b in range(emissions.shape[0]):
+            n = int(lengths[b])
+            scores = brute_scores(crf, emissions[b], n)
+            assert tuple(decoded[b, :n].tolist()) == max(scores, key=scores.get)
+            assert decoded[b, n:].eq(0).all()
 
 
 def test_padding_does_not_change_results():
