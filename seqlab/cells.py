@@ -253,13 +253,16 @@ RECURRENT_INITS = ("default", "orthogonal", "identity")
 
 
 @torch.no_grad()
-def initialise_recurrent(rnn: nn.Module, cell: str, recurrent_init: str = "default", forget_bias: float | None = None) -> None:
+def initialise_recurrent(
+    rnn: nn.Module, cell: str, recurrent_init: str = "default", forget_bias: float | None = None, gain: float = 1.0
+) -> None:
     """Re-initialise ``W`` (and the LSTM forget bias) of ``rnn``, fused or scratch: both use torch's names.
 
     ``orthogonal`` / ``identity`` set each gate's ``H×H`` block of every ``weight_hh`` (the notes'
     "initialise W carefully": an orthogonal or identity ``W`` neither shrinks nor grows ``S_{t-1}`` at the
     start, so ``∏ ∂S_j/∂S_{j-1}`` starts near norm 1). ``forget_bias`` sets ``b_f`` = ``bias_ih`` rows ``H:2H``
-    to the value and the matching ``bias_hh`` rows to 0 (torch adds the two biases).
+    to the value and the matching ``bias_hh`` rows to 0 (torch adds the two biases). ``gain`` then
+    multiplies every ``weight_hh``.
     """
     if recurrent_init not in RECURRENT_INITS:
         raise ModelError(f"unknown recurrent_init '{recurrent_init}'; expected one of {', '.join(RECURRENT_INITS)}")
@@ -273,6 +276,8 @@ def initialise_recurrent(rnn: nn.Module, cell: str, recurrent_init: str = "defau
                     nn.init.orthogonal_(block)
                 else:
                     block.copy_(torch.eye(hidden))
+        if name.startswith("weight_hh") and gain != 1.0:
+            param.mul_(gain)
         if forget_bias is not None and name.startswith("bias_"):
             hidden = param.shape[0] // 4
             param[hidden : 2 * hidden] = forget_bias if name.startswith("bias_ih") else 0.0

@@ -98,6 +98,9 @@ class EncoderConfig:
     recurrent_init: Literal["default", "orthogonal", "identity"] = "default"
     """Initial recurrent weights ``W``: torch's uniform ``±1/√H``, or each gate's ``H×H`` block orthogonal or the
     identity matrix (Le et al., 2015, pair ``identity`` with ``nonlinearity: relu`` for the vanilla RNN)."""
+    recurrent_gain: float = _bounded(1.0, lo=0.0)
+    """Multiplies the initial recurrent weights ``W`` (after ``recurrent_init``); above 1 the products
+    ``∏ ∂S_j/∂S_{j-1}`` can grow with distance, the notes' exploding gradients."""
     forget_bias: float | None = None
     """LSTM only: initial forget-gate bias ``b_f`` (``1.0`` is Jozefowicz et al., 2015's advice), so ``C_t``
     starts by keeping its memory; ``null`` keeps torch's uniform initialisation."""

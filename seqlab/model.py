@@ -60,7 +60,8 @@ def build_model(config: ModelConfig, vocabs: Vocabularies) -> TaggerModel:
     make_encoder = _lookup(ENCODERS, enc.cell, "model.encoder.cell")
     encoder = make_encoder(
         embedding.output_dim, enc.hidden, enc.layers, enc.bidirectional, enc.dropout,
-        nonlinearity=enc.nonlinearity, impl=enc.impl, recurrent_init=enc.recurrent_init, forget_bias=enc.forget_bias,
+        nonlinearity=enc.nonlinearity, impl=enc.impl, recurrent_init=enc.recurrent_init,
+        forget_bias=enc.forget_bias, recurrent_gain=enc.recurrent_gain,
     )
     make_head = _lookup(HEADS, config.decoder.kind, "model.decoder.kind")
     masks = transition_masks(vocabs.tags.items, config.decoder.scheme) if config.decoder.constrained else ()

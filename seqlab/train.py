@@ -125,10 +125,13 @@ def _train_epoch(
     device: torch.device,
     epoch: int,
     progress: bool | None,
-) -> tuple[float, float]:
-    """One pass over the batches; returns (mean loss per sentence, sentences per second)."""
+) -> tuple[float, float, float]:
+    """One pass over the batches; returns (mean loss per sentence, sentences per second, largest gradient norm).
+
+    The gradient norm is the global L2 norm of all parameter gradients before clipping."""
     model.train()
-    total_loss, seen = 0.0, 0
+    total_loss, seen, largest = 0.0, 0, 0.0
+    max_norm = train.clip_grad_norm if train.clip_grad_norm is not None else math.inf
     start = time.perf_counter()
     disable = None if progress is None else not progress  # None: tqdm shows the bar only on a terminal
     bar = tqdm(total=len(encoded), desc=f"epoch {epoch}", unit="sent", disable=disable, leave=False)
@@ -140,8 +143,8 @@ def _train_epoch(
             if not torch.isfinite(loss):
                 raise TrainingError(f"the loss became {loss.item()} at epoch {epoch}, step {step}; try a lower train.lr or train.clip_grad_norm")
             loss.backward()
-            if train.clip_grad_norm is not None:
-                nn.utils.clip_grad_norm_(model.parameters(), train.clip_grad_norm)
+            norm = float(nn.utils.clip_grad_norm_(model.parameters(), max_norm))  # scales only when clipping
+            largest = max(largest, norm)
             optimizer.step()
             size = len(batch.index)
             total_loss += loss.item() * size
@@ -149,7 +152,7 @@ def _train_epoch(
             bar.update(size)
             bar.set_postfix(loss=f"{total_loss / seen:.3f}", refresh=False)
     seconds = time.perf_counter() - start
-    return total_loss / max(seen, 1), seen / seconds if seconds > 0 else 0.0
+    return total_loss / max(seen, 1), seen / seconds if seconds > 0 else 0.0, largest
 
 
 def train(config: Config, output_dir: str | Path | None = None, overwrite: bool = False, progress: bool | None = None) -> TrainResult:
@@ -194,9 +197,9 @@ def train(config: Config, output_dir: str | Path | None = None, overwrite: bool 
     for epoch in range(1, config.train.epochs + 1):
         lr = optimizer.param_groups[0]["lr"]
         order = bucketed_order(lengths, config.train.batch_size, config.train.bucket_batches, rng)
-        loss, speed = _train_epoch(model, encoded, order, optimizer, config.train, device, epoch, progress)
+        loss, speed, grad_norm = _train_epoch(model, encoded, order, optimizer, config.train, device, epoch, progress)
         schedule.step()
-        record = {"epoch": epoch, "lr": lr, "loss": loss, "train_sents_per_s": round(speed, 1)}
+        record = {"epoch": epoch, "lr": lr, "loss": loss, "max_grad_norm": grad_norm, "train_sents_per_s": round(speed, 1)}
         improved = True
         if dev_score is not None:
             dev = dev_score()

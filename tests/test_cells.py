@@ -175,6 +175,8 @@ def test_recurrent_initialisations(impl):
             assert torch.allclose((param + other)[5:10], torch.ones(5))  # b_f = 1
     rnn = RecurrentEncoder("rnn", 7, 5, 1, False, 0.0, nonlinearity="relu", impl=impl, recurrent_init="identity")
     assert torch.equal(rnn.rnn.weight_hh_l0.detach(), torch.eye(5))
+    scaled = RecurrentEncoder("gru", 7, 5, 1, False, 0.0, impl=impl, recurrent_init="identity", recurrent_gain=3.0)
+    assert torch.equal(scaled.rnn.weight_hh_l0.detach(), 3 * torch.eye(5).repeat(3, 1))
 
 
 def test_initialisation_errors():

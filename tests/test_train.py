@@ -71,10 +71,13 @@ def test_gradient_clipping_bounds_the_sgd_step(tiny_config, tmp_path, clip):
     result = train(tiny_config, tmp_path / "m", progress=False)
     after = torch.cat([p.detach().flatten() for p in Tagger.load(result.output_dir).model.parameters()])
     step = float((after - before).norm())
+    norm = history(result.output_dir)[0]["max_grad_norm"]  # the one step's gradient norm, before clipping
     if clip is None:
         assert step > 1e-2
+        assert step == pytest.approx(norm, rel=1e-3)  # plain SGD, lr 1: the step is the gradient
     else:
         assert step <= 1.0 * clip * 1.001
+        assert norm > clip * 10
 
 
 def test_refuses_to_overwrite_a_model_unless_asked(tiny_config):
