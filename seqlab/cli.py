@@ -1,4 +1,4 @@
-"""Command line: ``seqlab train | evaluate | predict | inspect``. The only module that prints errors and exits."""
+"""Command line: ``seqlab train | evaluate | predict | inspect | experiment | sweep | plot``. The only module that prints errors and exits."""
 from __future__ import annotations
 
 import argparse
@@ -47,6 +47,24 @@ def _parser() -> argparse.ArgumentParser:
     inspect.add_argument("--text", required=True, action="append", help="one raw sentence (repeatable)")
     inspect.add_argument("--layer", type=int, default=-1, help="encoder layer, 0-based; -1 is the last (default)")
     inspect.add_argument("--plot", metavar="FILE.png", help="also write a heatmap of each gate per unit and token (needs matplotlib)")
+
+    experiment = sub.add_parser("experiment", help="check the notes' claims about RNN/LSTM/GRU on real runs")
+    experiment.add_argument("names", nargs="+", metavar="NAME", help="all, or any of: context future long-range vanishing exploding gates lstm-vs-gru init-and-relu")
+    experiment.add_argument("--quick", action="store_true", help="few seeds, short runs: checks the pipeline in minutes, not the claims")
+    experiment.add_argument("--out", default="runs/experiments", help="results.json and figures go to OUT/NAME/ (default runs/experiments)")
+    experiment.add_argument("--seeds", type=int, help="seeds per variant (overrides the YAML)")
+    experiment.add_argument("--configs", default="configs/experiments", help="directory of the experiments' YAML files")
+
+    sweep = sub.add_parser("sweep", help="train every combination of config values for several seeds and tabulate")
+    sweep.add_argument("--config", required=True, help="YAML config every run starts from")
+    sweep.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2", help="values to sweep for one key (repeatable: the grid is their product)")
+    sweep.add_argument("--seeds", type=int, default=1, help="seeds per combination (1..N)")
+    sweep.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a key for every run")
+    sweep.add_argument("--out", default="runs/sweep", help="model directories, sweep.json and sweep.csv (default runs/sweep)")
+
+    plot = sub.add_parser("plot", help="draw a trained model's loss and dev-F1 curves from its metrics.jsonl")
+    plot.add_argument("--model", required=True, help="model directory")
+    plot.add_argument("--out", help="PNG file (default MODEL/curves.png)")
     return parser
 
 
@@ -147,10 +165,63 @@ def _inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _experiment(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from seqlab.errors import ConfigError
+    from seqlab.experiments import format_verdicts, run_experiments
+
+    if args.seeds is not None and args.seeds < 1:
+        raise ConfigError([f"--seeds: expected a number >= 1, got {args.seeds}"])
+    outcomes = run_experiments(args.names, Path(args.out), Path(args.configs), quick=args.quick, seeds=args.seeds, echo=not args.quiet)
+    print(format_verdicts(outcomes))
+    print(f"results and figures: {args.out}/<experiment>/")
+    return 0
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from seqlab.sweep import format_sweep, parse_grid, run_sweep, write_sweep
+
+    grid = parse_grid(args.grid)
+    out = Path(args.out)
+    rows = run_sweep(args.config, grid, args.seeds, out, tuple(args.overrides), echo=not args.quiet)
+    write_sweep(rows, out)
+    print(format_sweep(rows))
+    print(f"(F1 in %, mean ± std over {args.seeds} seed(s); also {out / 'sweep.json'} and {out / 'sweep.csv'})")
+    return 0
+
+
+def _plot(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from seqlab.bundle import HISTORY
+    from seqlab.errors import ModelError
+    from seqlab.plots import training_curves
+
+    path = Path(args.model) / HISTORY
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        raise ModelError(f"{path}: not found; is {args.model} a model directory written by seqlab train?") from None
+    try:
+        history = [json.loads(line) for line in lines if line.strip()]
+    except json.JSONDecodeError:
+        raise ModelError(f"{path}: not JSON lines") from None
+    if not history or not all(isinstance(h, dict) and "epoch" in h and "loss" in h for h in history):
+        raise ModelError(f"{path}: expected one {{epoch, loss, ...}} object per line")
+    out = Path(args.out) if args.out else Path(args.model) / "curves.png"
+    training_curves(out, str(args.model), history)
+    print(f"wrote {out}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s", stream=sys.stderr)
-    handlers = {"train": _train, "evaluate": _evaluate, "predict": _predict, "inspect": _inspect}
+    handlers = {"train": _train, "evaluate": _evaluate, "predict": _predict, "inspect": _inspect, "experiment": _experiment, "sweep": _sweep, "plot": _plot}
     try:
         return handlers[args.command](args)
     except SeqlabError as err:

@@ -23,6 +23,7 @@ from seqlab.config import replace_in
 from seqlab.data import collate
 from seqlab.errors import ModelError
 from seqlab.model import build_model
+from seqlab.plots import pyplot
 from seqlab.tagger import Tagger
 
 DIRECTION_MARKS = ("→", "←")
@@ -44,7 +45,7 @@ class Trace:
     """Column name (gates only) → per-unit activations ``(n, H)``, for heatmaps."""
 
 
-def _scratch_encoder(tagger: Tagger) -> ScratchRecurrent:
+def scratch_encoder(tagger: Tagger) -> ScratchRecurrent:
     """The tagger's encoder as scratch cells carrying the same weights (a copy; the tagger is unchanged)."""
     config = tagger.bundle.config
     if config.model.encoder.cell == "none":
@@ -62,7 +63,7 @@ def trace_sentence(tagger: Tagger, tokens: Sequence[str], layer: int = -1) -> Tr
     """Gate means and state norms per token for ``tokens`` at encoder ``layer`` (``-1``: the last)."""
     if not tokens:
         raise ModelError("nothing to inspect: the sentence has no tokens")
-    rnn = _scratch_encoder(tagger)
+    rnn = scratch_encoder(tagger)
     if not -rnn.num_layers <= layer < rnn.num_layers:
         raise ModelError(f"--layer: the encoder has {rnn.num_layers} layer(s), got {layer}")
     layer = layer % rnn.num_layers
@@ -111,13 +112,7 @@ def format_trace(trace: Trace) -> str:
 
 def plot_trace(trace: Trace, path: str) -> None:
     """A PNG heatmap per gate (units × tokens). Needs matplotlib (``pip install seqlab[plot]``)."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise ModelError("--plot needs matplotlib: pip install -e '.[plot]'") from None
+    plt = pyplot()
     gates = list(trace.units)
     if not gates:
         raise ModelError(f"--plot: the {trace.cell} cell has no gates to draw")

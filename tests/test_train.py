@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from seqlab.bundle import HISTORY, METRICS, WEIGHTS
-from seqlab.config import load_config, replace_in
+from seqlab.config import replace_in
 from seqlab.errors import ConfigError, ModelError
 from seqlab.tagger import Tagger
 from seqlab.train import train

@@ -1,0 +1,70 @@
+"""``seqlab experiment NAME``: the notes' claims about RNN, LSTM and GRU, checked on real runs.
+
+Each experiment reads ``configs/experiments/NAME.yaml`` (``-`` written ``_``), trains what it needs,
+writes ``results.json`` and PNG figures into ``OUT/NAME/``, and returns verdict rows. ``all`` runs every
+experiment in one process, so a model that several of them use is trained once.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+from seqlab.errors import ConfigError
+from seqlab.experiments.runner import Runner
+from seqlab.experiments.settings import load_experiment
+from seqlab.experiments.suite import EXPERIMENTS, Outcome
+
+__all__ = ["EXPERIMENTS", "run_experiments", "format_verdicts"]
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no NaN/Infinity: write them as null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def run_experiments(
+    names: list[str], out: Path, config_dir: Path, quick: bool = False, seeds: int | None = None, echo: bool = True
+) -> dict[str, Outcome]:
+    """Run each named experiment (``all`` = every one), writing ``out/NAME/results.json`` and figures."""
+    if names == ["all"]:
+        names = list(EXPERIMENTS)
+    unknown = [n for n in names if n not in EXPERIMENTS]
+    if unknown:
+        raise ConfigError([f"unknown experiment '{n}'; expected all or one of {', '.join(EXPERIMENTS)}" for n in unknown])
+    configs = {name: load_experiment(config_dir / f"{name.replace('-', '_')}.yaml", quick, seeds) for name in names}
+    runner = Runner(out, quick=quick, echo=echo)
+    outcomes = {}
+    for name in names:
+        target = out / name
+        target.mkdir(parents=True, exist_ok=True)
+        start = time.perf_counter()
+        outcome = EXPERIMENTS[name](runner, configs[name], target)
+        payload = {
+            "experiment": name,
+            "quick": quick,
+            "seeds": configs[name].seeds,
+            "seconds": round(time.perf_counter() - start, 1),
+            "verdicts": outcome.verdicts,
+            "results": outcome.results,
+        }
+        (target / "results.json").write_text(json.dumps(_finite(payload), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        outcomes[name] = outcome
+    return outcomes
+
+
+def format_verdicts(outcomes: dict[str, Outcome]) -> str:
+    lines = []
+    for name, outcome in outcomes.items():
+        for row in outcome.verdicts:
+            lines.append(f"{name:<14} {row['verdict']:<13} {row['claim']}")
+            lines.append(f"{'':<14} {'':<13} measured: {row['measured']}")
+    return "\n".join(lines)

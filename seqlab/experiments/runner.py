@@ -1,0 +1,96 @@
+"""Training runs for the experiments, each trained once per invocation and shared between experiments.
+
+A run is (base config, overrides, data, seed). ``seqlab experiment all`` asks for the same run from
+several experiments (the long-range LSTM feeds long-range, vanishing, gates and lstm-vs-gru); the
+runner trains it the first time and hands back the stored result afterwards.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from seqlab.bundle import HISTORY
+from seqlab.config import Config, load_config
+from seqlab.data import Sentence
+from seqlab.errors import ConfigError
+from seqlab.experiments.settings import ExperimentConfig, Variant
+from seqlab.experiments.tasks import long_range_sentences, write_long_range
+from seqlab.tagger import Tagger
+from seqlab.train import TrainingError, TrainResult, train
+
+
+@dataclass(frozen=True)
+class Run:
+    label: str
+    directory: Path
+    config: Config
+    result: TrainResult | None
+    """None when training failed (``error`` says why)."""
+    history: tuple[dict, ...]
+    """``metrics.jsonl``: one record per completed epoch."""
+    error: str | None
+    seconds: float
+
+    def tagger(self) -> Tagger:
+        return Tagger.load(self.directory)
+
+
+class Runner:
+    """Trains runs under ``out/runs/`` and remembers them for the rest of the invocation."""
+
+    def __init__(self, out: Path, quick: bool = False, echo: bool = True) -> None:
+        self.out = out
+        self.quick = quick
+        """Whether experiments that read another experiment's YAML should take its ``quick`` section."""
+        self.echo = echo
+        self._runs: dict[str, Run] = {}
+
+    def long_range_data(self, experiment: ExperimentConfig, distance: int) -> dict[str, Path]:
+        sizes = dict(experiment.sizes)
+        tag = f"T{distance}-" + "-".join(str(sizes[k]) for k in ("train", "dev", "test"))
+        return write_long_range(self.out / "data" / f"long_range_{tag}", distance, sizes)
+
+    def long_range_test(self, experiment: ExperimentConfig, distance: int) -> list[Sentence]:
+        return long_range_sentences(dict(experiment.sizes)["test"], distance, 2)
+
+    def run(self, experiment: ExperimentConfig, variant: Variant, seed: int, distance: int | None = None) -> Run:
+        """Train ``variant`` of ``experiment`` with ``seed`` (on the long-range task at ``distance`` when given)."""
+        overrides = [*experiment.set, *variant.overrides, f"seed={seed}"]
+        if distance is not None:
+            paths = self.long_range_data(experiment, distance)
+            overrides += [f"data.{split}={path}" for split, path in paths.items()]
+        key = json.dumps([str(experiment.base), overrides])
+        if key in self._runs:
+            return self._runs[key]
+        try:
+            config = load_config(experiment.base, overrides)
+        except ConfigError as err:
+            raise ConfigError([f"experiment '{experiment.name}', variant '{variant.name}': {p}" for p in err.problems], err.source) from None
+        label = f"{variant.name}" + (f" T={distance}" if distance is not None else "") + f" seed {seed}"
+        digest = hashlib.sha1(key.encode()).hexdigest()[:8]
+        directory = self.out / "runs" / f"{variant.name}{'-T' + str(distance) if distance is not None else ''}-s{seed}-{digest}"
+        start = time.perf_counter()
+        result, error = None, None
+        quiet = logging.getLogger("seqlab.train")
+        level = quiet.level
+        quiet.setLevel(logging.WARNING)
+        try:
+            result = train(config, directory, overwrite=True, progress=False)
+        except TrainingError as err:
+            error = str(err)
+        finally:
+            quiet.setLevel(level)
+        seconds = time.perf_counter() - start
+        history_path = directory / HISTORY
+        history = tuple(json.loads(line) for line in history_path.read_text().splitlines()) if history_path.exists() else ()
+        run = Run(label, directory, config, result, history, error, seconds)
+        self._runs[key] = run
+        if self.echo:
+            status = f"failed: {error}" if error else f"dev F1 {result.dev.f1:.3f}" if result and result.dev else "done"
+            print(f"  trained {experiment.name}: {label} ({seconds:.1f}s, {status})", file=sys.stderr)
+        return run

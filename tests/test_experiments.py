@@ -1,0 +1,156 @@
+"""``seqlab experiment``: the quick suite end to end (structure and sanity of its results, not verdicts),
+the long-range task, the measures against independent computations, and the YAML errors."""
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from seqlab.cli import main
+from seqlab.data import collate
+from seqlab.errors import ConfigError
+from seqlab.experiments import EXPERIMENTS
+from seqlab.experiments.measures import gradient_by_distance, last_token_accuracy
+from seqlab.experiments.settings import load_experiment, parse_experiment
+from seqlab.experiments.tasks import KEYS, QUERY, long_range_sentences
+from seqlab.tagger import Tagger
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIGS = ROOT / "configs" / "experiments"
+
+
+def finite_numbers(value) -> bool:
+    """Every number in a JSON tree is finite (the writer turns NaN/inf into null, allowed for failed runs)."""
+    if isinstance(value, dict):
+        return all(finite_numbers(v) for v in value.values())
+    if isinstance(value, list):
+        return all(finite_numbers(v) for v in value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return math.isfinite(value)
+    return True
+
+
+@pytest.fixture(scope="module")
+def quick_suite(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("experiments")
+    cwd = os.getcwd()
+    os.chdir(ROOT)  # the YAML files name data/apple/... relative to the repository
+    try:
+        assert main(["-q", "experiment", "all", "--quick", "--out", str(out)]) == 0
+    finally:
+        os.chdir(cwd)
+    return out
+
+
+def test_quick_suite_writes_every_experiment(quick_suite, capsys):
+    for name in EXPERIMENTS:
+        payload = json.loads((quick_suite / name / "results.json").read_text(encoding="utf-8"))
+        assert payload["experiment"] == name and payload["quick"] is True and payload["seeds"] == 1
+        assert payload["verdicts"], name
+        for row in payload["verdicts"]:
+            assert set(row) == {"claim", "measured", "verdict"}
+            assert row["verdict"] in ("held", "did not hold", "n/a")
+        assert list(quick_suite.glob(f"{name}/*.png")), f"{name}: no figure"
+        for figure in quick_suite.glob(f"{name}/*.png"):
+            assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_quick_results_hold_the_expected_numbers(quick_suite):
+    load = lambda name: json.loads((quick_suite / name / "results.json").read_text(encoding="utf-8"))["results"]  # noqa: E731
+    context = load("context")
+    assert set(context["variants"]) == {"none", "rnn", "lstm", "gru"}
+    assert all(0 <= a <= 1 for v in context["variants"].values() for a in v["apple_accuracy"])
+    assert 0.3 < context["majority_share"] < 0.7  # the generator balances the senses
+    long_range = load("long-range")
+    assert long_range["distances"] == [5, 20]
+    for variant in long_range["variants"].values():
+        assert set(variant["accuracy"]) == {"5", "20"} and all(0 <= a <= 1 for v in variant["accuracy"].values() for a in v)
+    vanishing = load("vanishing")
+    for variant in vanishing["variants"].values():
+        assert len(variant["init"]) == len(variant["trained"]) == vanishing["distance"] + 2
+        assert all(g >= 0 and math.isfinite(g) for g in variant["init"] + variant["trained"])
+    exploding = load("exploding")
+    for variant in exploding["variants"].values():
+        assert len(variant["grad_norm_curves"][0]) == len(variant["loss_curves"][0]) >= 1
+    gates = load("gates")
+    assert gates["models"] and all(0 <= v <= 1 for t in gates["models"].values() for g in t.values() for v in g.values())
+    models = load("lstm-vs-gru")["models"]
+    lstm, gru = models["lstm (apple)"], models["gru (apple)"]
+    assert gru["encoder_parameters"] * 4 == lstm["encoder_parameters"] * 3  # 3 vs 4 gate blocks, same shapes
+    assert finite_numbers(load("init-and-relu"))
+
+
+def test_long_range_sentences_are_decided_by_the_first_token_only():
+    sentences = long_range_sentences(200, 7, seed=0)
+    assert sentences == long_range_sentences(200, 7, seed=0)
+    assert sentences != long_range_sentences(200, 7, seed=1)
+    for s in sentences:
+        assert len(s.tokens) == 9 and s.tokens[-1] == QUERY and s.tokens[0] in KEYS
+        assert s.tags == (KEYS[s.tokens[0]],) + ("O",) * 7 + (KEYS[s.tokens[0]],)
+        assert not set(s.tokens[1:-1]) & set(KEYS)
+    share = sum(s.tokens[0] == "alpha" for s in sentences) / len(sentences)
+    assert 0.35 < share < 0.65
+
+
+@pytest.fixture(scope="module")
+def long_range_model(tmp_path_factory) -> tuple[Tagger, list]:
+    from seqlab.config import load_config
+    from seqlab.experiments.tasks import write_long_range
+    from seqlab.train import train
+
+    directory = tmp_path_factory.mktemp("lr")
+    paths = write_long_range(directory / "data", 6, {"train": 200, "dev": 50, "test": 50})
+    overrides = [f"data.{k}={v}" for k, v in paths.items()] + ["train.epochs=2", "model.encoder.cell=gru"]
+    train(load_config(CONFIGS / "long_range_base.yaml", overrides), directory / "model", progress=False)
+    return Tagger.load(directory / "model"), long_range_sentences(50, 6, seed=2)
+
+
+def test_last_token_accuracy_counts_the_query_only(long_range_model):
+    tagger, sentences = long_range_model
+    predicted = tagger.predict_tokens([s.tokens for s in sentences])
+    expected = sum(p[-1] == s.tags[-1] for p, s in zip(predicted, sentences)) / len(sentences)
+    assert last_token_accuracy(tagger, sentences) == expected
+
+
+def test_gradient_by_distance_matches_one_sentence_autograd(long_range_model):
+    tagger, sentences = long_range_model
+    curve = gradient_by_distance(tagger, tagger.model, sentences[:1])
+    # Independent: the model's own emissions path, the embedding output caught by a forward hook.
+    model = tagger.model.eval()
+    batch = collate(tagger._encode([sentences[0].tokens]), [0])
+    captured = {}
+
+    def keep(module, inputs, output):
+        output.retain_grad()
+        captured["x"] = output
+
+    handle = model.embedding.register_forward_hook(keep)
+    emissions = model.emissions(batch)  # (1, n, T)
+    handle.remove()
+    gold = tagger.bundle.vocabs.tags.index[sentences[0].tags[-1]]
+    emissions[0, -1].log_softmax(0)[gold].backward()
+    norms = captured["x"].grad[0].norm(dim=1).flip(0)  # (n,), index = steps back from the query
+    assert torch.allclose(torch.tensor(curve), norms, rtol=1e-4, atol=1e-9)
+    assert len(curve) == 8
+
+
+def test_experiment_yaml_errors_name_the_key(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        parse_experiment("x", {"base": "b.yaml", "seeds": 0, "variantz": {}, "distances": [0]}, "x.yaml", quick=False)
+    problems = " | ".join(err.value.problems)
+    assert "unknown key 'variantz'" in problems and "'seeds': expected an integer >= 1" in problems
+    assert "'distances'" in problems and "'variants': expected a non-empty mapping" in problems
+    with pytest.raises(ConfigError, match="file not found"):
+        load_experiment(tmp_path / "missing.yaml")
+    config = load_experiment(CONFIGS / "long_range.yaml", quick=True, seeds=4)
+    assert config.seeds == 4 and config.distances == (5, 20)
+
+
+def test_unknown_experiment_is_a_one_line_error(capsys):
+    assert main(["experiment", "vanishing-point", "--quick"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "unknown experiment 'vanishing-point'" in err and err.count("\n") == 0
