@@ -11,7 +11,6 @@ mean ± std over seeds. Also prints how the two sentences of the notes are tagge
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -21,30 +20,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from seqlab import Tagger, load_config  # noqa: E402
-from seqlab.data import read_corpus  # noqa: E402
-from seqlab.metrics import span_scores  # noqa: E402
+from seqlab.experiments.measures import apple_accuracy  # noqa: E402
 from seqlab.train import train  # noqa: E402
 
 NOTES = ["I like eating apple!", "The Apple is a great company!"]
-
-
-def apple_scores(tagger: Tagger, split: str) -> dict[str, float]:
-    data = ROOT / "data" / "apple"
-    sentences = read_corpus(data / f"{split}.conll", tagger.bundle.config.data)
-    meta = [json.loads(line) for line in open(data / f"{split}.meta.jsonl", encoding="utf-8")]
-    predicted = tagger.predict_tokens([s.tokens for s in sentences])
-    hits: dict[str, list[int]] = {"all": [], "before": [], "after": []}
-    for sentence, info, tags in zip(sentences, meta, predicted):
-        at = info["apple"]
-        if at is None:
-            continue
-        hit = int(tags[at] == sentence.tags[at])
-        hits["all"].append(hit)
-        hits[info["cue"]].append(hit)
-    scores = {key: sum(v) / len(v) for key, v in hits.items() if v}
-    scores["f1"] = span_scores([s.tags for s in sentences], predicted).f1
-    scores["apple_tokens"] = len(hits["all"])
-    return scores
 
 
 def cell(values: list[float]) -> str:
@@ -70,7 +49,7 @@ def main() -> None:
             result = train(config, Path(args.out) / f"{name}_seed{seed}", overwrite=True, progress=False)
             seconds.append(time.perf_counter() - start)
             tagger = Tagger.load(result.output_dir)
-            results.append(apple_scores(tagger, "test"))
+            results.append(apple_accuracy(tagger, ROOT / "data" / "apple", "test"))
             notes.append([dict(zip(t.tokens, t.tags)).get(w) for t, w in zip(tagger.predict(NOTES), ("apple", "Apple"))])
         rows.append((name, results, notes, seconds))
         print(f"trained {name}: {[round(r['all'], 4) for r in results]}", file=sys.stderr)
