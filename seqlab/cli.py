@@ -36,7 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     source = predict.add_mutually_exclusive_group(required=True)
     source.add_argument("--text", help="one raw sentence")
     source.add_argument("--input", help="a file, or - for stdin")
-    predict.add_argument("--input-format", choices=("text", "conll", "jsonl"), default="text", help="text: one raw sentence per line")
+    predict.add_argument("--input-format", choices=("text", "conll", "conllu", "jsonl"), default="text", help="text: one raw sentence per line")
     predict.add_argument("--format", choices=("conll", "jsonl", "text"), default="conll", help="output format")
     predict.add_argument("--probs", action="store_true", help="add each token's tag probability and each entity's confidence")
     predict.add_argument("--nbest", type=int, default=0, metavar="K", help="also give the K best tag sequences with their probabilities")

@@ -32,9 +32,12 @@ class DataConfig:
     """Development file: early stopping and model selection use its span F1. Optional."""
     test: str | None = None
     """Test file, evaluated once with the best model at the end of training. Optional."""
-    format: Literal["conll", "jsonl"] = "conll"
+    format: Literal["conll", "jsonl", "conllu"] = "conll"
     """``conll``: one token per line, columns, blank line between sentences, ``-DOCSTART-`` skipped.
-    ``jsonl``: one ``{"tokens": [...], "tags": [...]}`` object per line."""
+    ``jsonl``: one ``{"tokens": [...], "tags": [...]}`` object per line. ``conllu``: Universal Dependencies
+    CoNLL-U (comments, multiword-token ranges and empty nodes handled as the format specifies)."""
+    conllu_tag: Literal["upos", "xpos"] = "upos"
+    """``format: conllu`` only: the field used as the tag."""
     token_column: int = 0
     """CoNLL column (0-based; negative counts from the end) holding the token."""
     tag_column: int = -1
@@ -148,7 +151,10 @@ class TrainConfig:
     clip_grad_norm: float | None = _bounded(5.0, lo=0.0)
     """Rescale gradients whose global L2 norm exceeds this; ``null`` turns clipping off."""
     patience: int | None = _bounded(10, lo=1)
-    """Stop after this many epochs without a better dev F1; ``null`` trains all epochs."""
+    """Stop after this many epochs without a better dev score; ``null`` trains all epochs."""
+    metric: Literal["f1", "accuracy"] = "f1"
+    """Dev score that selects the kept epoch and drives early stopping: span F1 (entities) or token
+    accuracy (POS tagging and other tag sets without spans)."""
     bucket_batches: int = _bounded(50, lo=1)
     """Length bucketing: shuffle, sort chunks of this many batches by length, cut into batches, shuffle batches."""
     threads: int | None = _bounded(None, lo=1)

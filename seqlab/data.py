@@ -1,4 +1,4 @@
-"""Corpus readers (CoNLL columns, JSONL), encoding to ids, and length-bucketed batching.
+"""Corpus readers (CoNLL columns, JSONL; CoNLL-U in ``seqlab.conllu``), encoding to ids, and length-bucketed batching.
 
 Readers are generators over ``Sentence`` objects so large inputs stream; ``read_corpus`` collects a
 whole training/evaluation file and rejects an empty one. Every problem is a ``DataError`` naming the
@@ -137,6 +137,10 @@ def iter_corpus(path: str | Path, data: DataConfig, require_tags: bool = True) -
     """Sentences of a file in the format the data config names."""
     if data.format == "jsonl":
         return iter_jsonl(path, require_tags)
+    if data.format == "conllu":
+        from seqlab.conllu import iter_conllu  # conllu builds on this module's line decoding
+
+        return iter_conllu(path, data.conllu_tag, require_tags)
     return iter_conll(path, data.token_column, data.tag_column, data.separator, require_tags)
 
 

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Iterator
 from itertools import islice
 
 from seqlab.config import DataConfig
+from seqlab.conllu import iter_conllu
 from seqlab.data import decode_lines, decoded_lines, iter_conll, iter_jsonl
 from seqlab.errors import DataError
 from seqlab.metrics import spans
@@ -28,7 +29,7 @@ def _raw_sentences(lines: Iterator[tuple[int, str]], name: str) -> Iterator[tupl
 
 
 def read_sentences(source: str, input_format: str, data: DataConfig) -> Iterator[tuple[str, ...]]:
-    """Token tuples, streamed from a file (or ``-`` for stdin): one raw sentence per line, or CoNLL/JSONL."""
+    """Token tuples, streamed from a file (or ``-`` for stdin): one raw sentence per line, or CoNLL/CoNLL-U/JSONL."""
     if input_format == "text":
         if source == "-":
             return _raw_sentences(decode_lines(sys.stdin.buffer, "<stdin>"), "<stdin>")
@@ -37,6 +38,8 @@ def read_sentences(source: str, input_format: str, data: DataConfig) -> Iterator
         raise DataError("<stdin>", None, f"--input - reads raw text only; save {input_format} input to a file")
     if input_format == "conll":
         sentences = iter_conll(source, data.token_column, data.tag_column, data.separator, require_tags=False)
+    elif input_format == "conllu":
+        sentences = iter_conllu(source, data.conllu_tag, require_tags=False)
     else:
         sentences = iter_jsonl(source, require_tags=False)
     return (s.tokens for s in sentences)

@@ -1,7 +1,7 @@
-"""Training: seeded, length-bucketed mini-batches, clipping, lr decay, early stopping on dev span F1.
+"""Training: seeded, length-bucketed mini-batches, clipping, lr decay, early stopping on dev span F1 (or accuracy).
 
 The model directory is written as training goes: config, vocabularies and lexicon first, the weights
-each time dev F1 improves (every epoch when there is no dev file), one JSON line per epoch in
+each time the dev score (``train.metric``) improves (every epoch when there is no dev file), one JSON line per epoch in
 ``metrics.jsonl``, and ``metrics.json`` with the best epoch's dev and test scores at the end.
 """
 from __future__ import annotations
@@ -191,7 +191,7 @@ def train(config: Config, output_dir: str | Path | None = None, overwrite: bool 
     dev_score = Scorer(dev_sents, tagger, config.train.eval_batch_size) if dev_sents else None
     log.info("training %d parameters on %s for up to %d epochs -> %s", parameters, device, config.train.epochs, directory)
 
-    best_f1, best_epoch, stale, epoch = -math.inf, 0, 0, 0
+    best_score, best_epoch, stale, epoch = -math.inf, 0, 0, 0
     best_dev: Report | None = None
     lengths = [len(e.words) for e in encoded]
     for epoch in range(1, config.train.epochs + 1):
@@ -204,9 +204,10 @@ def train(config: Config, output_dir: str | Path | None = None, overwrite: bool 
         if dev_score is not None:
             dev = dev_score()
             record.update(dev_f1=dev.f1, dev_accuracy=dev.accuracy)
-            improved = dev.f1 > best_f1
+            score = dev.f1 if config.train.metric == "f1" else dev.accuracy
+            improved = score > best_score
             if improved:
-                best_f1, best_dev = dev.f1, dev
+                best_score, best_dev = score, dev
         record["best"] = improved
         record["seconds"] = round(time.perf_counter() - began, 2)
         if improved:
@@ -218,7 +219,7 @@ def train(config: Config, output_dir: str | Path | None = None, overwrite: bool 
             history.write(json.dumps(record) + "\n")
         log.info("epoch %d: loss %.4f, %.0f sent/s%s", epoch, loss, speed, f", dev F1 {record['dev_f1']:.4f}" if dev_score else "")
         if config.train.patience is not None and stale >= config.train.patience:
-            log.info("no dev F1 improvement for %d epochs: stopping", stale)
+            log.info("no dev %s improvement for %d epochs: stopping", config.train.metric, stale)
             break
 
     load_weights(directory, model)
