@@ -77,6 +77,11 @@ class EmbeddingConfig:
     """During training, replace each known word by the unknown-word id with this probability."""
     char: CharConfig = field(default_factory=CharConfig)
     """Character-level word features."""
+    pretrained: str | None = None
+    """GloVe/word2vec text file (``.gz`` allowed) whose vectors initialise the word embeddings of the
+    training vocabulary (exact form first, then lowercased); its dimension must equal ``dim``."""
+    freeze: bool = False
+    """Keep the pretrained word vectors fixed during training (needs ``pretrained``)."""
 
 
 @dataclass(frozen=True)
@@ -257,6 +262,11 @@ def _check_device(device: str, problems: list[str]) -> None:
     problems.append(f"'train.device': expected 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}")
 
 
+def _check_embedding(embedding: EmbeddingConfig, problems: list[str]) -> None:
+    if embedding.freeze and embedding.pretrained is None:
+        problems.append("'model.embedding.freeze': freezing needs pretrained vectors; set model.embedding.pretrained")
+
+
 def _check_encoder(encoder: EncoderConfig, problems: list[str]) -> None:
     """Cross-key rules the field types cannot express."""
     if encoder.forget_bias is not None and encoder.cell != "lstm":
@@ -314,6 +324,7 @@ def config_from_dict(raw: Any, source: str | None = None) -> Config:
     config = _build(Config, raw, "", problems)
     _check_device(config.train.device, problems)
     _check_encoder(config.model.encoder, problems)
+    _check_embedding(config.model.embedding, problems)
     if problems:
         raise ConfigError(problems, source)
     return config

@@ -12,6 +12,7 @@ import logging
 import math
 import random
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,10 +24,11 @@ from tqdm import tqdm
 from seqlab import bundle as files
 from seqlab.bundle import Bundle, load_weights, save_bundle, save_weights, write_json
 from seqlab.config import Config, TrainConfig
-from seqlab.data import EncodedSentence, Sentence, build_vocabularies, bucketed_order, encode, make_batches, read_corpus
+from seqlab.data import EncodedSentence, Sentence, Vocabularies, build_vocabularies, bucketed_order, encode, make_batches, read_corpus, word_key
 from seqlab.errors import ConfigError, ModelError, SeqlabError
 from seqlab.metrics import Report, ambiguous_words, report
 from seqlab.model import TaggerModel, build_model, count_parameters
+from seqlab.pretrained import Coverage, load_pretrained
 from seqlab.schemes import convert, detect_scheme, is_valid
 from seqlab.tagger import Tagger, decode_encoded
 
@@ -85,6 +87,22 @@ def _to_model_scheme(config: Config, sentences: list[Sentence]) -> tuple[Config,
         log.warning("%d training sentence(s) are not valid %s; repaired the conlleval way", repaired, scheme.upper())
     target = config.model.decoder.scheme
     return config, [Sentence(s.tokens, tuple(convert(s.tags or (), target)), s.line) for s in sentences]
+
+
+def _pretrained(config: Config, model: TaggerModel, vocabs: Vocabularies, sentences: Sequence[Sentence]) -> Coverage | None:
+    """Load ``model.embedding.pretrained`` into the word embeddings (and freeze them if asked)."""
+    emb, data = config.model.embedding, config.data
+    if emb.pretrained is None:
+        return None
+    counts = Counter(word_key(t, data.lowercase, data.normalize_digits) for s in sentences for t in s.tokens)
+    coverage = load_pretrained(emb.pretrained, model.embedding.words.weight, vocabs.words, counts)
+    log.info(
+        "pretrained vectors %s: %.1f%% of %d training word types (%d by exact form), %.1f%% of training tokens",
+        emb.pretrained, 100 * coverage.type_rate, coverage.types, coverage.exact, 100 * coverage.token_rate,
+    )
+    if emb.freeze:
+        model.embedding.words.weight.requires_grad_(False)
+    return coverage
 
 
 def _prepare_output(directory: Path, overwrite: bool) -> None:
@@ -180,7 +198,9 @@ def train(config: Config, output_dir: str | Path | None = None, overwrite: bool 
 
     torch.manual_seed(config.seed)
     rng = random.Random(config.seed)
-    model = build_model(config.model, vocabs).to(device)
+    model = build_model(config.model, vocabs)
+    coverage = _pretrained(config, model, vocabs, model_sents)
+    model = model.to(device)
     parameters = count_parameters(model)
     optimizer = make_optimizer(list(model.parameters()), config.train)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 1.0 / (1.0 + config.train.lr_decay * epoch))
@@ -230,6 +250,7 @@ def train(config: Config, output_dir: str | Path | None = None, overwrite: bool 
         "epochs_run": epoch,
         "parameters": parameters,
         "seconds": round(seconds, 2),
+        "pretrained": coverage.to_json() if coverage else None,
         "dev": best_dev.to_json() if best_dev else None,
         "test": test.to_json() if test else None,
     }
