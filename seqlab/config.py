@@ -57,14 +57,17 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class CharConfig:
-    kind: Literal["none", "cnn"] = "none"
-    """Character-level word features: ``none``, or ``cnn`` (per-word convolution, max-pooled over characters)."""
+    kind: Literal["none", "cnn", "lstm"] = "none"
+    """Character-level word features: ``none``; ``cnn`` (per-word convolution, max-pooled over characters);
+    ``lstm`` (per-word character BiLSTM, its two final states concatenated; Lample et al., 2016)."""
     dim: int = _bounded(30, lo=1)
     """Character embedding size."""
     filters: int = _bounded(50, lo=1)
-    """Number of CNN filters: the size of the character feature of each word."""
+    """``cnn``: number of filters, the size of the character feature of each word."""
     kernel: int = _bounded(3, lo=1)
-    """CNN window width in characters (odd widths keep the word centred)."""
+    """``cnn``: window width in characters (odd widths keep the word centred)."""
+    hidden: int = _bounded(25, lo=1)
+    """``lstm``: hidden size per direction; the character feature has ``2 × hidden`` numbers."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,9 @@ class EmbeddingConfig:
     """During training, replace each known word by the unknown-word id with this probability."""
     char: CharConfig = field(default_factory=CharConfig)
     """Character-level word features."""
+    casing_dim: int = _bounded(0, lo=0)
+    """Size of a learned embedding of each token's casing class (lower, UPPER, Title, mIxed, numeric,
+    has-digit, other), concatenated to the word embedding; pairs with ``data.lowercase``. 0 turns it off."""
     pretrained: str | None = None
     """GloVe/word2vec text file (``.gz`` allowed) whose vectors initialise the word embeddings of the
     training vocabulary (exact form first, then lowercased); its dimension must equal ``dim``."""

@@ -164,6 +164,31 @@ def word_key(token: str, lowercase: bool, normalize_digits: bool) -> str:
     return token
 
 
+CASINGS = ("<pad>", "lower", "UPPER", "Title", "mIxed", "numeric", "has-digit", "other")
+"""Casing classes of ``casing_id``; index 0 is padding."""
+
+
+def casing_id(token: str) -> int:
+    """The casing class of a token, an index into ``CASINGS`` (1-based; 0 is padding).
+
+    ``numeric``: only digits (and ``.,-/``); ``has-digit``: some digit; ``lower``/``UPPER``: all letters
+    of one case (a one-letter capital like ``I`` is ``Title``); ``Title``: a capital then lower case;
+    ``mIxed``: other letter mixes; ``other``: no letter and no digit (punctuation, symbols).
+    """
+    if any(ch.isdigit() for ch in token):
+        return CASINGS.index("numeric") if all(ch.isdigit() or ch in ".,-/" for ch in token) else CASINGS.index("has-digit")
+    letters = [ch for ch in token if ch.isalpha()]
+    if not letters:
+        return CASINGS.index("other")
+    if all(ch.islower() for ch in letters):
+        return CASINGS.index("lower")
+    if letters[0].isupper() and all(not ch.isupper() for ch in letters[1:]):
+        return CASINGS.index("Title")
+    if all(ch.isupper() for ch in letters):
+        return CASINGS.index("UPPER")
+    return CASINGS.index("mIxed")
+
+
 @dataclass(frozen=True)
 class Vocabularies:
     words: Vocab
@@ -191,6 +216,8 @@ class EncodedSentence:
     """Character ids, ``(length, max chars in this sentence)``, 0-padded."""
     tags: torch.Tensor | None
     """Tag ids, ``(length,)``, or None for unlabelled input."""
+    casing: torch.Tensor
+    """Casing class of each token (``casing_id``), ``(length,)``."""
 
 
 def encode(sentence: Sentence, vocabs: Vocabularies, data: DataConfig, path: str | None = None) -> EncodedSentence:
@@ -209,7 +236,8 @@ def encode(sentence: Sentence, vocabs: Vocabularies, data: DataConfig, path: str
         if unknown:
             raise DataError(path, sentence.line or None, f"tag '{unknown[0]}' was never seen in training (known: {', '.join(vocabs.tags.items)})")
         tags = torch.tensor(vocabs.tags.ids(sentence.tags), dtype=torch.long)  # (length,)
-    return EncodedSentence(words, chars, tags)
+    casing = torch.tensor([casing_id(t) for t in sentence.tokens], dtype=torch.long)  # (length,)
+    return EncodedSentence(words, chars, tags, casing)
 
 
 # ------------------------------------------------------------------------------------------- batching
@@ -229,10 +257,12 @@ class Batch:
     """Sentence lengths, ``(batch,)`` long, always on the CPU (packing wants them there)."""
     index: tuple[int, ...]
     """Positions of these sentences in the list they were batched from."""
+    casing: torch.Tensor
+    """Casing classes, ``(batch, seq)``, 0-padded."""
 
     def to(self, device: torch.device) -> "Batch":
         tags = None if self.tags is None else self.tags.to(device)
-        return Batch(self.words.to(device), self.chars.to(device), tags, self.mask.to(device), self.lengths, self.index)
+        return Batch(self.words.to(device), self.chars.to(device), tags, self.mask.to(device), self.lengths, self.index, self.casing.to(device))
 
 
 def collate(items: Sequence[EncodedSentence], index: Sequence[int]) -> Batch:
@@ -247,7 +277,8 @@ def collate(items: Sequence[EncodedSentence], index: Sequence[int]) -> Batch:
     if all(e.tags is not None for e in items):
         tags = pad_sequence([e.tags for e in items], batch_first=True)  # (batch, seq)
     mask = torch.arange(seq).unsqueeze(0) < lengths.unsqueeze(1)  # (batch, seq)
-    return Batch(words, chars, tags, mask, lengths, tuple(index))
+    casing = pad_sequence([e.casing for e in items], batch_first=True)  # (batch, seq)
+    return Batch(words, chars, tags, mask, lengths, tuple(index), casing)
 
 
 def bucketed_order(lengths: Sequence[int], batch_size: int, bucket_batches: int, rng: random.Random) -> list[list[int]]:

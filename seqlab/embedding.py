@@ -1,8 +1,13 @@
-"""Token representations: a word embedding, optionally concatenated with character-level features."""
+"""Token representations: a word embedding, optionally concatenated with character-level features
+(CNN or BiLSTM over the word's characters) and a casing-class embedding."""
 from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence
+
+from seqlab.data import CASINGS
+from seqlab.errors import ModelError
 
 
 class CharCNN(nn.Module):
@@ -30,8 +35,37 @@ class CharCNN(nn.Module):
         return h.reshape(batch, seq, -1)  # (B, L, filters)
 
 
+class CharLSTM(nn.Module):
+    """Per-word character BiLSTM (Lample et al., 2016): ``c_w = [→h_last; ←h_first]`` over ``w``'s characters.
+
+    Each word is its own sequence (packed by its character count), so a word's feature does not depend
+    on the other words in its batch; padded words (no characters) get 0.
+    """
+
+    def __init__(self, num_chars: int, dim: int, hidden: int) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(num_chars, dim, padding_idx=0)
+        self.rnn = nn.LSTM(dim, hidden, batch_first=True, bidirectional=True)
+        self.output_dim = 2 * hidden
+
+    def forward(self, chars: torch.Tensor) -> torch.Tensor:
+        """``chars (B, L, C)`` long → ``(B, L, 2·hidden)``."""
+        batch, seq, width = chars.shape
+        flat = chars.reshape(batch * seq, width)  # (B*L, C)
+        counts = (flat != 0).sum(dim=1)  # (B*L,)
+        real = counts > 0  # (B*L,)
+        out = flat.new_zeros(batch * seq, self.output_dim, dtype=self.embed.weight.dtype)  # (B*L, 2H)
+        if bool(real.any()):
+            words = flat[real]  # (W, C): only real words go through the LSTM
+            packed = pack_padded_sequence(self.embed(words), counts[real].cpu(), batch_first=True, enforce_sorted=False)
+            _, (h_n, _) = self.rnn(packed)  # h_n (2, W, H)
+            out = out.index_put((real.nonzero(as_tuple=True)[0],), torch.cat([h_n[0], h_n[1]], dim=1))  # (B*L, 2H)
+        return out.reshape(batch, seq, -1)  # (B, L, 2H)
+
+
 class TokenEmbedding(nn.Module):
-    """``x_t = dropout([word(w_t); char(w_t)])``; word dropout replaces known words by ``<unk>`` (id 1)."""
+    """``x_t = dropout([word(w_t); char(w_t); casing(w_t)])``; word dropout replaces known words by ``<unk>``
+    (id 1). The casing part (``casing_dim > 0``) embeds the class of ``seqlab.data.casing_id``."""
 
     def __init__(
         self,
@@ -39,21 +73,28 @@ class TokenEmbedding(nn.Module):
         dim: int,
         dropout: float,
         word_dropout: float,
-        char: CharCNN | None,
+        char: nn.Module | None,
+        casing_dim: int = 0,
     ) -> None:
         super().__init__()
         self.words = nn.Embedding(num_words, dim, padding_idx=0)
         self.char = char
+        self.casing = nn.Embedding(len(CASINGS), casing_dim, padding_idx=0) if casing_dim > 0 else None
         self.dropout = nn.Dropout(dropout)
         self.word_dropout = word_dropout
-        self.output_dim = dim + (char.output_dim if char is not None else 0)
+        self.output_dim = dim + (char.output_dim if char is not None else 0) + casing_dim
 
-    def forward(self, words: torch.Tensor, chars: torch.Tensor) -> torch.Tensor:
-        """``words (B, L)``, ``chars (B, L, C)`` → ``(B, L, output_dim)``."""
+    def forward(self, words: torch.Tensor, chars: torch.Tensor, casing: torch.Tensor | None = None) -> torch.Tensor:
+        """``words (B, L)``, ``chars (B, L, C)``, ``casing (B, L)`` → ``(B, L, output_dim)``."""
         if self.training and self.word_dropout > 0:
             drop = (torch.rand(words.shape, device=words.device) < self.word_dropout) & (words > 1)  # (B, L)
             words = words.masked_fill(drop, 1)
-        x = self.words(words)  # (B, L, dim)
+        parts = [self.words(words)]  # (B, L, dim)
         if self.char is not None:
-            x = torch.cat([x, self.char(chars)], dim=2)  # (B, L, dim + filters)
+            parts.append(self.char(chars))  # (B, L, char features)
+        if self.casing is not None:
+            if casing is None:
+                raise ModelError("this model embeds casing classes; pass the batch's casing ids")
+            parts.append(self.casing(casing))  # (B, L, casing_dim)
+        x = torch.cat(parts, dim=2) if len(parts) > 1 else parts[0]  # (B, L, output_dim)
         return self.dropout(x)

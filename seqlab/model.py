@@ -6,7 +6,7 @@ from torch import nn
 
 from seqlab.config import ModelConfig
 from seqlab.data import Batch, Vocabularies
-from seqlab.embedding import CharCNN, TokenEmbedding
+from seqlab.embedding import CharCNN, CharLSTM, TokenEmbedding
 from seqlab.encoder import ENCODERS
 from seqlab.errors import ModelError
 from seqlab.heads import HEADS
@@ -26,9 +26,13 @@ class TaggerModel(nn.Module):
         self.projection = nn.Linear(encoder.output_dim, num_tags)
         self.head = head
 
+    def embed(self, batch: Batch) -> torch.Tensor:
+        """Token representations entering the encoder, ``(B, L, D_in)``."""
+        return self.embedding(batch.words, batch.chars, batch.casing)
+
     def emissions(self, batch: Batch) -> torch.Tensor:
         """Tag scores, ``(B, L, T)``."""
-        x = self.embedding(batch.words, batch.chars)  # (B, L, D_in)
+        x = self.embed(batch)  # (B, L, D_in)
         h = self.encoder(x, batch.lengths)  # (B, L, D_out)
         return self.projection(h)  # (B, L, T)
 
@@ -52,10 +56,12 @@ def build_model(config: ModelConfig, vocabs: Vocabularies) -> TaggerModel:
     if len(vocabs.tags) == 0:
         raise ModelError("the tag vocabulary is empty: the training data holds no tags")
     emb = config.embedding
-    char = None
+    char: nn.Module | None = None
     if emb.char.kind == "cnn":
         char = CharCNN(len(vocabs.chars), emb.char.dim, emb.char.filters, emb.char.kernel)
-    embedding = TokenEmbedding(len(vocabs.words), emb.dim, emb.dropout, emb.word_dropout, char)
+    elif emb.char.kind == "lstm":
+        char = CharLSTM(len(vocabs.chars), emb.char.dim, emb.char.hidden)
+    embedding = TokenEmbedding(len(vocabs.words), emb.dim, emb.dropout, emb.word_dropout, char, emb.casing_dim)
     enc = config.encoder
     make_encoder = _lookup(ENCODERS, enc.cell, "model.encoder.cell")
     encoder = make_encoder(

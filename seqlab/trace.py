@@ -71,7 +71,7 @@ def trace_sentence(tagger: Tagger, tokens: Sequence[str], layer: int = -1) -> Tr
     encoded = tagger._encode([tokens])
     batch = collate(encoded, [0]).to(tagger.device)
     tagger.model.eval()
-    x = tagger.model.embedding(batch.words, batch.chars)  # (1, n, D_in)
+    x = tagger.model.embed(batch)  # (1, n, D_in)
     record: list[dict[str, torch.Tensor]] = []
     rnn(x, batch.lengths, record=record)
     entry = record[layer]  # name → (n, D, 1, H), each direction in its own reading order

@@ -31,8 +31,9 @@ CASES = [
     [f"model.encoder.cell={cell}", f"model.decoder.kind={head}", f"model.encoder.bidirectional={bi}", f"model.encoder.layers={layers}", f"model.embedding.char.kind={char}"]
     for cell in ("rnn", "lstm", "gru", "none")
     for head in ("softmax", "crf")
-    for bi, layers, char in ((True, 2, "cnn"), (False, 1, "none"))
+    for bi, layers, char in ((True, 2, "cnn"), (False, 1, "none"), (True, 1, "lstm"))
 ]
+CASES.append(["model.embedding.casing_dim=3", "model.embedding.char.kind=lstm", "model.encoder.impl=scratch"])
 
 
 @pytest.mark.parametrize("overrides", CASES, ids=lambda o: "-".join(x.split("=")[1] for x in o))

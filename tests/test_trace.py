@@ -70,7 +70,7 @@ def test_trace_values_are_gate_means_and_norms(tiny_data, tmp_path):
     # Independent check of the ‖h‖ columns: the encoder output (fused model) split into directions.
     batch = collate(tagger._encode([tokens]), [0])
     with torch.no_grad():
-        h = tagger.model.encoder(tagger.model.embedding(batch.words, batch.chars), batch.lengths)[0]  # (n, 2H)
+        h = tagger.model.encoder(tagger.model.embed(batch), batch.lengths)[0]  # (n, 2H)
     hidden = h.shape[1] // 2
     for t, row in enumerate(trace.values):
         assert row[4] == pytest.approx(float(h[t, :hidden].norm()), abs=1e-5)

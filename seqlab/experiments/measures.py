@@ -65,7 +65,7 @@ def gradient_by_distance(tagger: Tagger, model: TaggerModel, sentences: Sequence
     batch = collate(encoded, range(len(encoded))).to(tagger.device)
     was_training = model.training
     model.eval()
-    x = model.embedding(batch.words, batch.chars).detach().requires_grad_()  # (B, n, D)
+    x = model.embed(batch).detach().requires_grad_()  # (B, n, D)
     emissions = model.projection(model.encoder(x, batch.lengths))  # (B, n, T)
     assert batch.tags is not None
     gold = batch.tags[:, -1]  # (B,)
@@ -87,7 +87,7 @@ def gate_means(tagger: Tagger, sentences: Sequence[Sentence], decisive: Sequence
     rnn = scratch_encoder(tagger)
     encoded = tagger._encode([s.tokens for s in sentences])
     batch = collate(encoded, range(len(encoded))).to(tagger.device)
-    x = tagger.model.embedding(batch.words, batch.chars)  # (B, L, D)
+    x = tagger.model.embed(batch)  # (B, L, D)
     record: list[dict[str, torch.Tensor]] = []
     rnn(x, batch.lengths, record=record)
     layer = record[0]
