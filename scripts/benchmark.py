@@ -1,0 +1,122 @@
+#!/usr/bin/env python3
+"""seqlab against the raw-PyTorch floor (../shared/bench/floor.py) on CoNLL-2003, side by side.
+
+Both train the same BiLSTM-CNN-CRF (configs/conll2003_bilstm_crf.yaml; the floor is that model written
+directly in PyTorch) and are timed the same way: 20 warm-up batches, then --train-sents sentences of
+training (forward, CRF loss, backward, clipping, SGD step), then decoding the whole test set at
+--decode-batch-size. Each measurement runs in its own process (so peak RSS is its own), and the runs
+are interleaved (floor, seqlab, floor, seqlab, …) for --rounds rounds, because these machines drift by
+±30% between runs; the table gives medians and the seqlab/floor ratios.
+
+seqlab is timed through its own training loop (``seqlab.train._train_epoch``: batching, device moves,
+the model's loss, clipping, the optimizer) and its decoding path (``decode_encoded``: batching by
+length, Viterbi), on data read and encoded by its readers, outside the timed regions like the floor's.
+
+Usage: python scripts/benchmark.py [--data ../shared/data/conll2003] [--batch-sizes 10 32] [--rounds 3]
+                                   [--train-sents 3000] [--decode-batch-size 32] [--threads 2]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+FLOOR = ROOT.parent / "shared" / "bench" / "floor.py"
+KEYS = ("train_sents_per_s", "train_tokens_per_s", "decode_sents_per_s", "peak_rss_mb")
+
+
+def seqlab_worker(args: argparse.Namespace) -> dict:
+    """One seqlab measurement, in this process; mirrors floor.py's protocol."""
+    sys.path.insert(0, str(ROOT))
+    import torch
+
+    from seqlab.config import load_config
+    from seqlab.data import Sentence, build_vocabularies, bucketed_order, encode, read_corpus
+    from seqlab.model import build_model
+    from seqlab.tagger import decode_encoded
+    from seqlab.train import _to_model_scheme, _train_epoch, make_optimizer
+
+    data = Path(args.data)
+    overrides = [f"data.train={data / 'train.txt'}", f"data.test={data / 'test.txt'}", "data.dev=null", f"train.batch_size={args.batch_size}", f"train.threads={args.threads}"]
+    config = load_config(ROOT / "configs" / "conll2003_bilstm_crf.yaml", overrides)
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(config.seed)
+    config, sentences = _to_model_scheme(config, read_corpus(config.data.train, config.data))
+    vocabs = build_vocabularies(sentences, config.data)
+    encoded = [encode(s, vocabs, config.data) for s in sentences]
+    test = [encode(Sentence(s.tokens, None), vocabs, config.data) for s in read_corpus(config.data.test, config.data)]
+    model = build_model(config.model, vocabs)
+    optimizer = make_optimizer(list(model.parameters()), config.train)
+    order = bucketed_order([len(e.words) for e in encoded], args.batch_size, config.train.bucket_batches, random.Random(config.seed))
+    warmup, timed = order[:20], order[20 : 20 + max(1, args.train_sents // args.batch_size)]
+    device = torch.device("cpu")
+    _train_epoch(model, encoded, warmup, optimizer, config.train, device, 0, False)
+    sents = sum(len(b) for b in timed)
+    tokens = sum(len(encoded[k].words) for b in timed for k in b)
+    start = time.perf_counter()
+    _train_epoch(model, encoded, timed, optimizer, config.train, device, 1, False)
+    train_s = time.perf_counter() - start
+    start = time.perf_counter()
+    decode_encoded(model, test, args.decode_batch_size, device)
+    decode_s = time.perf_counter() - start
+    return {
+        "train_sents_per_s": round(sents / train_s, 1),
+        "train_tokens_per_s": round(tokens / train_s, 1),
+        "decode_sents_per_s": round(len(test) / decode_s, 1),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+
+
+def measure(kind: str, args: argparse.Namespace, batch_size: int) -> dict:
+    common = ["--batch-size", str(batch_size), "--train-sents", str(args.train_sents), "--decode-batch-size", str(args.decode_batch_size), "--threads", str(args.threads)]
+    if kind == "floor":
+        command = [sys.executable, str(FLOOR), "--data", args.data, "--json", *common]
+    else:
+        command = [sys.executable, __file__, "--worker", "--data", args.data, *common]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        sys.exit(f"{kind} run failed:\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "conll2003"))
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[10, 32])
+    parser.add_argument("--batch-size", type=int, default=10, help=argparse.SUPPRESS)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--train-sents", type=int, default=3000)
+    parser.add_argument("--decode-batch-size", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(seqlab_worker(args)))
+        return
+    import torch
+
+    print(f"torch {torch.__version__}, {args.threads} threads, {args.rounds} interleaved rounds, {args.train_sents} timed training sentences, decode batch {args.decode_batch_size}")
+    results: dict[tuple[str, int], list[dict]] = {}
+    for round_ in range(args.rounds):
+        for batch_size in args.batch_sizes:
+            for kind in ("floor", "seqlab"):
+                results.setdefault((kind, batch_size), []).append(measure(kind, args, batch_size))
+        print(f"  round {round_ + 1} done", file=sys.stderr)
+    print(f"{'batch':>5} {'figure':<20} {'floor':>10} {'seqlab':>10} {'seqlab/floor':>13}")
+    for batch_size in args.batch_sizes:
+        for key in KEYS:
+            floor = statistics.median(r[key] for r in results[("floor", batch_size)])
+            ours = statistics.median(r[key] for r in results[("seqlab", batch_size)])
+            print(f"{batch_size:>5} {key:<20} {floor:>10.1f} {ours:>10.1f} {ours / floor:>13.2f}")
+    print("(medians; per-round values:", json.dumps({f"{k}@{b}": [r['train_sents_per_s'] for r in v] for (k, b), v in results.items()}), ")")
+
+
+if __name__ == "__main__":
+    main()
