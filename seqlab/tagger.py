@@ -124,7 +124,8 @@ class Tagger:
         data = self.bundle.config.data
         return word_key(token, data.lowercase, data.normalize_digits) not in self.bundle.vocabs.words
 
-    def _encode(self, sentences: Sequence[Sequence[str]]) -> list[EncodedSentence]:
+    def encode_tokens(self, sentences: Sequence[Sequence[str]]) -> list[EncodedSentence]:
+        """Ids of pre-tokenised sentences in this model's vocabularies (unknown words → ``<unk>``)."""
         for k, tokens in enumerate(sentences):
             if isinstance(tokens, str) or not all(isinstance(t, str) and t for t in tokens):
                 raise ModelError(f"sentence {k}: expected a list of non-empty token strings")
@@ -142,7 +143,7 @@ class Tagger:
 
     def predict_tokens(self, sentences: Sequence[Sequence[str]], batch_size: int | None = None) -> list[tuple[str, ...]]:
         """One tag per token for each pre-tokenised sentence (an empty sentence gets no tags)."""
-        encoded = self._encode(sentences)
+        encoded = self.encode_tokens(sentences)
         size = batch_size or self.bundle.config.train.eval_batch_size
         ids = decode_encoded(self.model, encoded, size, self.device)
         return [self.to_output(self._names(row)) for row in ids]
@@ -166,7 +167,7 @@ class Tagger:
         """
         if nbest < 0:
             raise ModelError(f"nbest: expected a number >= 0, got {nbest}")
-        encoded = self._encode(sentences)
+        encoded = self.encode_tokens(sentences)
         results = [Analysis(tuple(s), (), (), (), ()) for s in sentences]
         head = self.model.head
         for batch, positions in _batches(encoded, batch_size or self.bundle.config.train.eval_batch_size):

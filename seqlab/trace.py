@@ -68,7 +68,7 @@ def trace_sentence(tagger: Tagger, tokens: Sequence[str], layer: int = -1) -> Tr
         raise ModelError(f"--layer: the encoder has {rnn.num_layers} layer(s), got {layer}")
     layer = layer % rnn.num_layers
     tags = tagger.predict_tokens([tokens])[0]
-    encoded = tagger._encode([tokens])
+    encoded = tagger.encode_tokens([tokens])
     batch = collate(encoded, [0]).to(tagger.device)
     tagger.model.eval()
     x = tagger.model.embed(batch)  # (1, n, D_in)

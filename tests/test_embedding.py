@@ -48,7 +48,7 @@ def test_training_with_char_lstm_and_casing_on_lowercased_words(tiny_config, tmp
     assert result.test is not None and result.test.f1 > 0.5
     # "Apple" and "apple" share a word id once lowercased; the casing feature still tells them apart.
     with torch.no_grad():
-        upper = tagger.model.embed(collate(tagger._encode([["Apple"]]), [0]))  # (1, 1, D)
-        lower = tagger.model.embed(collate(tagger._encode([["apple"]]), [0]))
-    assert tagger._encode([["Apple"]])[0].words.tolist() == tagger._encode([["apple"]])[0].words.tolist()
+        upper = tagger.model.embed(collate(tagger.encode_tokens([["Apple"]]), [0]))  # (1, 1, D)
+        lower = tagger.model.embed(collate(tagger.encode_tokens([["apple"]]), [0]))
+    assert tagger.encode_tokens([["Apple"]])[0].words.tolist() == tagger.encode_tokens([["apple"]])[0].words.tolist()
     assert not torch.allclose(upper[0, 0, -4:], lower[0, 0, -4:])

@@ -121,7 +121,7 @@ def test_gradient_by_distance_matches_one_sentence_autograd(long_range_model):
     curve = gradient_by_distance(tagger, tagger.model, sentences[:1])
     # Independent: the model's own emissions path, the embedding output caught by a forward hook.
     model = tagger.model.eval()
-    batch = collate(tagger._encode([sentences[0].tokens]), [0])
+    batch = collate(tagger.encode_tokens([sentences[0].tokens]), [0])
     captured = {}
 
     def keep(module, inputs, output):

@@ -25,7 +25,7 @@ def train(tiny_data, out: Path, *overrides: str) -> Path:
 
 
 def emissions(tagger: Tagger) -> torch.Tensor:
-    batch = collate(tagger._encode(SENTENCES), [0, 1])
+    batch = collate(tagger.encode_tokens(SENTENCES), [0, 1])
     with torch.no_grad():
         return tagger.model.emissions(batch) * batch.mask.unsqueeze(2)  # (B, L, T)
 
@@ -68,7 +68,7 @@ def test_trace_values_are_gate_means_and_norms(tiny_data, tmp_path):
     assert trace.tokens == tuple(tokens) and len(trace.values) == len(tokens)
     assert trace.tags == tagger.predict_tokens([tokens])[0]
     # Independent check of the ‖h‖ columns: the encoder output (fused model) split into directions.
-    batch = collate(tagger._encode([tokens]), [0])
+    batch = collate(tagger.encode_tokens([tokens]), [0])
     with torch.no_grad():
         h = tagger.model.encoder(tagger.model.embed(batch), batch.lengths)[0]  # (n, 2H)
     hidden = h.shape[1] // 2

@@ -85,7 +85,7 @@ def gate_means(tagger: Tagger, sentences: Sequence[Sentence], decisive: Sequence
     update/reset gates (the GRU keeps its state where ``z_t ≈ 1``).
     """
     rnn = scratch_encoder(tagger)
-    encoded = tagger._encode([s.tokens for s in sentences])
+    encoded = tagger.encode_tokens([s.tokens for s in sentences])
     batch = collate(encoded, range(len(encoded))).to(tagger.device)
     x = tagger.model.embed(batch)  # (B, L, D)
     record: list[dict[str, torch.Tensor]] = []
