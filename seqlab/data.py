@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torch.nn.utils.rnn import pad_sequence
 
 from seqlab.config import DataConfig
 from seqlab.errors import DataError
@@ -265,19 +264,27 @@ class Batch:
         return Batch(self.words.to(device), self.chars.to(device), tags, self.mask.to(device), self.lengths, self.index, self.casing.to(device))
 
 
+def _scatter(values: list[torch.Tensor], mask: torch.Tensor) -> torch.Tensor:
+    """Per-sentence 1-D tensors into a 0-padded ``(batch, seq)`` tensor: one ``cat`` and one masked write."""
+    out = torch.zeros(mask.shape, dtype=torch.long)  # (batch, seq)
+    out[mask] = torch.cat(values)  # row-major order of the mask is sentence order, then position
+    return out
+
+
 def collate(items: Sequence[EncodedSentence], index: Sequence[int]) -> Batch:
-    lengths = torch.tensor([len(e.words) for e in items], dtype=torch.long)  # (batch,)
-    words = pad_sequence([e.words for e in items], batch_first=True)  # (batch, seq)
-    seq = words.shape[1]
+    sizes = [e.words.shape[0] for e in items]
+    lengths = torch.tensor(sizes, dtype=torch.long)  # (batch,)
+    seq = max(sizes)
+    mask = torch.arange(seq).unsqueeze(0) < lengths.unsqueeze(1)  # (batch, seq)
+    words = _scatter([e.words for e in items], mask)  # (batch, seq)
+    casing = _scatter([e.casing for e in items], mask)  # (batch, seq)
     width = max(e.chars.shape[1] for e in items)
     chars = torch.zeros(len(items), seq, width, dtype=torch.long)  # (batch, seq, chars)
     for row, e in enumerate(items):
         chars[row, : e.chars.shape[0], : e.chars.shape[1]] = e.chars
     tags = None
     if all(e.tags is not None for e in items):
-        tags = pad_sequence([e.tags for e in items], batch_first=True)  # (batch, seq)
-    mask = torch.arange(seq).unsqueeze(0) < lengths.unsqueeze(1)  # (batch, seq)
-    casing = pad_sequence([e.casing for e in items], batch_first=True)  # (batch, seq)
+        tags = _scatter([e.tags for e in items], mask)  # (batch, seq)
     return Batch(words, chars, tags, mask, lengths, tuple(index), casing)
 
 

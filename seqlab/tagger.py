@@ -57,8 +57,8 @@ class Analysis:
 
 def _batches(encoded: Sequence[EncodedSentence], batch_size: int):
     """Length-sorted batches of the non-empty sentences, with their positions in ``encoded``."""
-    nonempty = [k for k, e in enumerate(encoded) if len(e.words) > 0]
-    order = sorted_order([len(encoded[k].words) for k in nonempty], batch_size)
+    nonempty = [k for k, e in enumerate(encoded) if e.words.shape[0] > 0]
+    order = sorted_order([encoded[k].words.shape[0] for k in nonempty], batch_size)
     for batch in make_batches([encoded[k] for k in nonempty], order):
         yield batch, [nonempty[i] for i in batch.index]
 

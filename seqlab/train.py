@@ -213,7 +213,7 @@ def train(config: Config, output_dir: str | Path | None = None, overwrite: bool 
 
     best_score, best_epoch, stale, epoch = -math.inf, 0, 0, 0
     best_dev: Report | None = None
-    lengths = [len(e.words) for e in encoded]
+    lengths = [e.words.shape[0] for e in encoded]
     for epoch in range(1, config.train.epochs + 1):
         lr = optimizer.param_groups[0]["lr"]
         order = bucketed_order(lengths, config.train.batch_size, config.train.bucket_batches, rng)
