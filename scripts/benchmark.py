@@ -17,6 +17,7 @@ floor's way.
 
 Usage: python scripts/benchmark.py [--data ../shared/data/conll2003] [--batch-sizes 10 32] [--rounds 3]
                                    [--train-sents 3000] [--decode-batch-size 32] [--threads 2]
+                                   [--set KEY=VALUE ...]   (seqlab side only, e.g. model.encoder.impl=scratch)
 """
 from __future__ import annotations
 
@@ -48,7 +49,7 @@ def seqlab_worker(args: argparse.Namespace) -> dict:
 
     data = Path(args.data)
     overrides = [f"data.train={data / 'train.txt'}", f"data.test={data / 'test.txt'}", "data.dev=null", f"train.batch_size={args.batch_size}", f"train.threads={args.threads}"]
-    config = load_config(ROOT / "configs" / "conll2003_bilstm_crf.yaml", overrides)
+    config = load_config(ROOT / "configs" / "conll2003_bilstm_crf.yaml", [*overrides, *args.overrides])
     torch.set_num_threads(args.threads)
     torch.manual_seed(config.seed)
     config, sentences = _to_model_scheme(config, read_corpus(config.data.train, config.data))
@@ -90,7 +91,7 @@ def measure(kind: str, args: argparse.Namespace, batch_size: int) -> dict:
     if kind == "floor":
         command = [sys.executable, str(FLOOR), "--data", args.data, "--json", *common]
     else:
-        command = [sys.executable, __file__, "--worker", "--data", args.data, *common]
+        command = [sys.executable, __file__, "--worker", "--data", args.data, *common, *(f"--set={o}" for o in args.overrides)]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         sys.exit(f"{kind} run failed:\n{done.stderr[-2000:]}")
@@ -106,6 +107,7 @@ def main() -> None:
     parser.add_argument("--train-sents", type=int, default=3000)
     parser.add_argument("--decode-batch-size", type=int, default=32)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a key of seqlab's config (e.g. model.encoder.impl=scratch)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -113,7 +115,7 @@ def main() -> None:
         return
     import torch
 
-    print(f"torch {torch.__version__}, {args.threads} threads, {args.rounds} interleaved rounds, {args.train_sents} timed training sentences, decode batch {args.decode_batch_size}")
+    print(f"torch {torch.__version__}, {args.threads} threads, {args.rounds} interleaved rounds, {args.train_sents} timed training sentences, decode batch {args.decode_batch_size}, seqlab overrides {args.overrides}")
     results: dict[tuple[str, int], list[dict]] = {}
     for round_ in range(args.rounds):
         for batch_size in args.batch_sizes:
