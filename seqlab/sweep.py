@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import itertools
 import json
-import logging
 import statistics
 import sys
 from dataclasses import asdict, dataclass
@@ -21,7 +20,7 @@ from pathlib import Path
 
 from seqlab.config import Config, load_config
 from seqlab.errors import ConfigError
-from seqlab.train import TrainingError, train
+from seqlab.train import TrainingError, quiet_training, train
 
 
 @dataclass(frozen=True)
@@ -79,10 +78,7 @@ def run_sweep(
         settings = [f"{k}={v}" for k, v in combo.items()]
         configs.append([load_config(config_path, [*overrides, *settings, f"seed={seed}"]) for seed in range(1, seeds + 1)])
     rows = []
-    quiet = logging.getLogger("seqlab.train")
-    level = quiet.level
-    quiet.setLevel(logging.WARNING)
-    try:
+    with quiet_training():
         for combo, per_seed in zip(combos, configs):
             name = "_".join(f"{k.split('.')[-1]}-{v}" for k, v in combo.items())
             dev, test, speeds, failed, parameters = [], [], [], [], 0
@@ -103,8 +99,6 @@ def run_sweep(
                 if echo:
                     print(f"  trained {name} seed {config.seed} ({result.seconds:.1f}s)", file=sys.stderr)
             rows.append(SweepRow(combo, len(per_seed), dev, test, parameters, speeds, failed))
-    finally:
-        quiet.setLevel(level)
     return rows
 
 

@@ -6,6 +6,7 @@ each time the dev score (``train.metric``) improves (every epoch when there is n
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -13,7 +14,7 @@ import math
 import random
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +50,17 @@ class TrainResult:
     test: Report | None
     parameters: int
     seconds: float
+
+
+@contextlib.contextmanager
+def quiet_training() -> Iterator[None]:
+    """Silence training's per-epoch INFO lines (for callers that train many models and report themselves)."""
+    level = log.level
+    log.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
 
 
 def resolve_device(name: str) -> torch.device:

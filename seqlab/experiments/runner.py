@@ -6,9 +6,9 @@ runner trains it the first time and hands back the stored result afterwards.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
-import logging
 import sys
 import time
 from dataclasses import dataclass
@@ -21,7 +21,7 @@ from seqlab.errors import ConfigError
 from seqlab.experiments.settings import ExperimentConfig, Variant
 from seqlab.experiments.tasks import long_range_sentences, write_long_range
 from seqlab.tagger import Tagger
-from seqlab.train import TrainingError, TrainResult, train
+from seqlab.train import TrainingError, TrainResult, quiet_training, train
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,9 @@ class Run:
     error: str | None
     seconds: float
 
+    @functools.cached_property
     def tagger(self) -> Tagger:
+        """The trained model, loaded once (several experiments measure the same run)."""
         return Tagger.load(self.directory)
 
 
@@ -76,15 +78,11 @@ class Runner:
         directory = self.out / "runs" / f"{variant.name}{'-T' + str(distance) if distance is not None else ''}-s{seed}-{digest}"
         start = time.perf_counter()
         result, error = None, None
-        quiet = logging.getLogger("seqlab.train")
-        level = quiet.level
-        quiet.setLevel(logging.WARNING)
         try:
-            result = train(config, directory, overwrite=True, progress=False)
+            with quiet_training():
+                result = train(config, directory, overwrite=True, progress=False)
         except TrainingError as err:
             error = str(err)
-        finally:
-            quiet.setLevel(level)
         seconds = time.perf_counter() - start
         history_path = directory / HISTORY
         history = tuple(json.loads(line) for line in history_path.read_text().splitlines()) if history_path.exists() else ()

@@ -58,7 +58,7 @@ class ExperimentConfig:
 _KEYS = {"base", "set", "seeds", "variants", "distances", "sizes", "probe_distance", "extra", "quick"}
 
 
-def _variants(raw: Any, source: str, problems: list[str]) -> tuple[Variant, ...]:
+def _variants(raw: Any, problems: list[str]) -> tuple[Variant, ...]:
     if not isinstance(raw, dict) or not raw:
         problems.append("'variants': expected a non-empty mapping of name → {key: value}")
         return ()
@@ -111,7 +111,7 @@ def parse_experiment(name: str, raw: Any, source: str, quick: bool) -> Experimen
     if not isinstance(extra, dict):
         problems.append("'extra': expected a mapping")
         extra = {}
-    variants = _variants(merged.get("variants"), source, problems)
+    variants = _variants(merged.get("variants"), problems)
     if problems:
         raise ConfigError(problems, source)
     return ExperimentConfig(

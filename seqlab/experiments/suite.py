@@ -72,7 +72,7 @@ def _apple_scores(runner: Runner, exp: ExperimentConfig) -> dict[str, list[dict[
         for seed in _seeds(exp):
             run = runner.run(exp, variant, seed)
             data_dir = Path(run.config.data.test or "").parent
-            out.setdefault(variant.name, []).append(apple_accuracy(run.tagger(), data_dir))
+            out.setdefault(variant.name, []).append(apple_accuracy(run.tagger, data_dir))
     return out
 
 
@@ -131,7 +131,7 @@ def _accuracy_grid(runner: Runner, exp: ExperimentConfig) -> tuple[dict[str, dic
             for seed in _seeds(exp):
                 run = runner.run(exp, variant, seed, distance)
                 kinds[variant.name] = _cell(run)
-                accuracy = last_token_accuracy(run.tagger(), test) if run.result is not None else float("nan")
+                accuracy = last_token_accuracy(run.tagger, test) if run.result is not None else float("nan")
                 grid.setdefault(variant.name, {}).setdefault(distance, []).append(accuracy)
     return grid, kinds
 
@@ -196,7 +196,7 @@ def vanishing(runner: Runner, exp: ExperimentConfig, out: Path) -> Outcome:
         for seed in _seeds(exp):
             run = runner.run(exp, variant, seed, distance)
             kinds[variant.name] = _cell(run)
-            tagger = run.tagger()
+            tagger = run.tagger
             torch.manual_seed(run.config.seed)  # the exact initial weights of this run
             initial = build_model(run.config.model, tagger.bundle.vocabs)
             entry = curves.setdefault(variant.name, {"init": [], "trained": []})
@@ -242,7 +242,7 @@ def exploding(runner: Runner, exp: ExperimentConfig, out: Path) -> Outcome:
             "loss_curves": [[h["loss"] for h in r.history] for r in runs],
             "grad_norm_curves": [[h["max_grad_norm"] for h in r.history] for r in runs],
             "failed": [r.error for r in runs],
-            "accuracy": [last_token_accuracy(r.tagger(), test) if r.result is not None else float("nan") for r in runs],
+            "accuracy": [last_token_accuracy(r.tagger, test) if r.result is not None else float("nan") for r in runs],
         }
     outcome = Outcome(result)
     v = result["variants"]
@@ -283,7 +283,7 @@ def gates(runner: Runner, exp: ExperimentConfig, out: Path) -> Outcome:
         for seed in _seeds(exp):
             run = runner.run(exp, variant, seed, distance)
             if _cell(run) in ("lstm", "gru"):
-                per_seed.append(gate_means(run.tagger(), sentences, [[0]] * len(sentences)))
+                per_seed.append(gate_means(run.tagger, sentences, [[0]] * len(sentences)))
         if per_seed:
             found[f"{variant.name} (long-range T={distance})"] = _average_gates(per_seed)
     apple_file = extra(exp, "apple_experiment", None)
@@ -296,7 +296,7 @@ def gates(runner: Runner, exp: ExperimentConfig, out: Path) -> Outcome:
                 if _cell(run) not in ("lstm", "gru"):
                     continue
                 data_dir = Path(run.config.data.test or "").parent
-                tagger = run.tagger()
+                tagger = run.tagger
                 test = read_corpus(data_dir / "test.conll", tagger.bundle.config.data)
                 meta = read_meta(data_dir / "test.meta.jsonl")
                 chosen = [(s, [m["apple"]]) for s, m in zip(test, meta) if m["apple"] is not None][:300]
@@ -338,13 +338,13 @@ def lstm_vs_gru(runner: Runner, exp: ExperimentConfig, out: Path) -> Outcome:
             cell = _cell(runs[0])
             if cell not in ("lstm", "gru"):
                 continue
-            tagger = runs[0].tagger()
+            tagger = runs[0].tagger
             encoder = sum(p.numel() for p in tagger.model.encoder.parameters())
             if task == "apple":
                 data_dir = Path(runs[0].config.data.test or "").parent
-                accuracy = [apple_accuracy(r.tagger(), data_dir)["all"] for r in runs]
+                accuracy = [apple_accuracy(r.tagger, data_dir)["all"] for r in runs]
             else:
-                accuracy = [last_token_accuracy(r.tagger(), test) if r.result is not None else float("nan") for r in runs]
+                accuracy = [last_token_accuracy(r.tagger, test) if r.result is not None else float("nan") for r in runs]
             speeds = [statistics.mean(h["train_sents_per_s"] for h in r.history) for r in runs if r.history]
             table[f"{cell} ({task})"] = {
                 "cell": cell, "task": task, "encoder_parameters": encoder, "model_parameters": runs[0].result.parameters if runs[0].result else None,
