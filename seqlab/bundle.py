@@ -39,15 +39,26 @@ HISTORY = "metrics.jsonl"
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Replace ``path`` by ``data`` in one step: a crash leaves the old or the new content."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Replace ``path`` by ``data`` in one step: a crash leaves the old or the new content.
+
+    A failure to write (full disk, no permission) is a ``ModelError`` naming the file; the previous
+    version stays as it was and no temporary file is left behind.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as err:
+        raise ModelError(f"{path}: cannot write ({err.strerror or err})") from None
     try:
         with os.fdopen(handle, "wb") as out:
             out.write(data)
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, path)
+    except OSError as err:
+        Path(tmp).unlink(missing_ok=True)
+        kept = "; the previous version is kept" if path.exists() else ""
+        raise ModelError(f"{path}: cannot write ({err.strerror or err}){kept}") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -132,6 +143,11 @@ def load_weights(directory: str | Path, model: torch.nn.Module) -> None:
         tensors = load_safetensors(data)
     except (SafetensorError, ValueError, RuntimeError) as err:
         raise ModelError(f"{path}: not a valid safetensors file ({str(err).splitlines()[0][:120]})") from None
+    load_state(model, tensors, path)
+
+
+def load_state(model: torch.nn.Module, tensors: dict[str, torch.Tensor], path: Path) -> None:
+    """Copy ``tensors`` into ``model`` after checking names, shapes and dtypes (errors name ``path``)."""
     expected = model.state_dict()
     missing = sorted(set(expected) - set(tensors))
     extra = sorted(set(tensors) - set(expected))

@@ -19,7 +19,9 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     train = sub.add_parser("train", help="train a model from a YAML config")
-    train.add_argument("--config", required=True, help="YAML config file")
+    start = train.add_mutually_exclusive_group(required=True)
+    start.add_argument("--config", help="YAML config file")
+    start.add_argument("--resume", metavar="DIR", help="continue the run whose checkpoint is in DIR (its own config; --set may change e.g. train.epochs)")
     train.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a config key, e.g. model.encoder.cell=gru (repeatable)")
     train.add_argument("--output", help="model directory (overrides output_dir)")
     train.add_argument("--overwrite", action="store_true", help="replace a model already in the output directory")
@@ -72,8 +74,14 @@ def _train(args: argparse.Namespace) -> int:
     from seqlab.config import dump_config, load_config
     from seqlab.data import build_vocabularies, read_corpus
     from seqlab.model import build_model, count_parameters
-    from seqlab.train import train
+    from seqlab.train import resume, train
 
+    if args.resume is not None:
+        if args.output or args.overwrite or args.dry_run:
+            from seqlab.errors import ConfigError
+
+            raise ConfigError(["--resume continues in its own directory: --output, --overwrite and --dry-run do not apply"])
+        return _report_training(resume(args.resume, args.overrides))
     config = load_config(args.config, args.overrides)
     if args.dry_run:
         if config.data.train is None:
@@ -84,7 +92,10 @@ def _train(args: argparse.Namespace) -> int:
         print(dump_config(config), end="")
         print(f"# parameters: {count_parameters(build_model(config.model, vocabs))}")
         return 0
-    result = train(config, args.output, overwrite=args.overwrite)
+    return _report_training(train(config, args.output, overwrite=args.overwrite))
+
+
+def _report_training(result) -> int:
     dev = f"dev F1 {result.dev.f1:.4f}" if result.dev else "no dev file"
     test = f", test F1 {result.test.f1:.4f}" if result.test else ""
     print(f"saved {result.output_dir} (best epoch {result.best_epoch} of {result.epochs_run}, {dev}{test}, {result.seconds:.1f}s)")
@@ -225,6 +236,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handlers[args.command](args)
     except SeqlabError as err:
+        from seqlab.train import TrainingInterrupted
+
+        if isinstance(err, TrainingInterrupted):
+            print(f"seqlab {args.command}: interrupted: {err}", file=sys.stderr)
+            return 130
         print(f"seqlab {args.command}: error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

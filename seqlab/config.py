@@ -172,6 +172,12 @@ class TrainConfig:
     """CPU threads for torch (``null``: torch's default)."""
     device: str = "auto"
     """``auto`` (CUDA when available), ``cpu``, ``cuda`` or ``cuda:N``."""
+    checkpoint_every: int | None = _bounded(None, lo=1)
+    """Also write the resumable checkpoint every this many batches (it is always written at each epoch's
+    end); ``null``: only at epoch ends."""
+    skip_nonfinite: bool = False
+    """A batch whose loss or gradient norm is NaN or infinite is skipped and counted (``false``: training
+    stops with an error naming the batch, keeping the last checkpoint and the best model)."""
 
 
 @dataclass(frozen=True)

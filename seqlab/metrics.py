@@ -159,6 +159,11 @@ class Report:
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Report":
+        """Inverse of ``to_json``."""
+        return cls(**{**data, "per_type": {k: TypeScores(**v) for k, v in data["per_type"].items()}})
+
 
 def report(
     tokens: Sequence[Sequence[str]],

@@ -2,54 +2,40 @@
 
 The model directory is written as training goes: config, vocabularies and lexicon first, the weights
 each time the dev score (``train.metric``) improves (every epoch when there is no dev file), one JSON line per epoch in
-``metrics.jsonl``, and ``metrics.json`` with the best epoch's dev and test scores at the end.
+``metrics.jsonl``, ``checkpoint.safetensors`` (everything needed to resume exactly) at each epoch's end and
+every ``train.checkpoint_every`` batches, and ``metrics.json`` with the best epoch's dev and test scores at the end.
+``train`` starts a run, ``resume`` continues one; both hand it to ``seqlab.loop``.
 """
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import logging
-import math
 import random
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from seqlab import bundle as files
-from seqlab.bundle import Bundle, load_weights, save_bundle, save_weights, write_json
-from seqlab.config import Config, TrainConfig
-from seqlab.data import EncodedSentence, Sentence, Vocabularies, build_vocabularies, bucketed_order, encode, make_batches, read_corpus, word_key
-from seqlab.errors import ConfigError, ModelError, SeqlabError
-from seqlab.metrics import Report, ambiguous_words, report
+from seqlab.bundle import Bundle, load_bundle, load_state, save_bundle, write_atomic
+from seqlab.checkpoint import CHECKPOINT, Progress, file_fingerprint, read_checkpoint, restore_rng
+from seqlab.config import Config, TrainConfig, load_config
+from seqlab.data import Sentence, Vocabularies, build_vocabularies, encode, read_corpus, word_key
+from seqlab.errors import ConfigError, ModelError
+from seqlab.loop import Run, Scorer, TrainingError, TrainingInterrupted, TrainResult, loop
+from seqlab.metrics import ambiguous_words
 from seqlab.model import TaggerModel, build_model, count_parameters
 from seqlab.pretrained import Coverage, load_pretrained
 from seqlab.schemes import convert, detect_scheme, is_valid
-from seqlab.tagger import Tagger, decode_encoded
+from seqlab.tagger import Tagger
+
+__all__ = ["TrainResult", "TrainingError", "TrainingInterrupted", "quiet_training", "resume", "train"]
 
 log = logging.getLogger(__name__)
-
-
-class TrainingError(SeqlabError):
-    """Training cannot go on (e.g. the loss became NaN); the best model saved so far is kept."""
-
-
-@dataclass(frozen=True)
-class TrainResult:
-    output_dir: Path
-    best_epoch: int
-    """1-based epoch whose weights were kept."""
-    epochs_run: int
-    dev: Report | None
-    test: Report | None
-    parameters: int
-    seconds: float
 
 
 @contextlib.contextmanager
@@ -121,150 +107,133 @@ def _prepare_output(directory: Path, overwrite: bool) -> None:
     if directory.exists() and not directory.is_dir():
         raise ModelError(f"{directory}: exists and is not a directory")
     if (directory / files.CONFIG).exists() and not overwrite:
-        raise ModelError(f"{directory}: already holds a model; pass --overwrite or choose another --output")
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / files.HISTORY).unlink(missing_ok=True)
-    (directory / files.METRICS).unlink(missing_ok=True)
+        hint = " or continue it with seqlab train --resume" if (directory / CHECKPOINT).exists() else ""
+        raise ModelError(f"{directory}: already holds a model; pass --overwrite, choose another --output{hint}")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        for name in (files.HISTORY, files.METRICS, CHECKPOINT):
+            (directory / name).unlink(missing_ok=True)
+    except OSError as err:
+        raise ModelError(f"{directory}: cannot write ({err.strerror or err})") from None
 
 
-class Scorer:
-    """Evaluates a model on one labelled split, encoded once."""
-
-    def __init__(self, sentences: Sequence[Sentence], tagger: Tagger, batch_size: int) -> None:
-        data = tagger.bundle.config.data
-        self.sentences = sentences
-        self.encoded = [encode(Sentence(s.tokens, None), tagger.bundle.vocabs, data) for s in sentences]
-        self.tagger = tagger
-        self.batch_size = batch_size
-
-    def __call__(self) -> Report:
-        ids = decode_encoded(self.tagger.model, self.encoded, self.batch_size, self.tagger.device)
-        names = self.tagger.bundle.vocabs.tags.items
-        predicted = [self.tagger.to_output([names[i] for i in row]) for row in ids]
-        gold = [s.tags or () for s in self.sentences]
-        tokens = [s.tokens for s in self.sentences]
-        return report(tokens, gold, predicted, self.tagger.bundle.ambiguous.__contains__, self.tagger.is_oov)
+def _schedule(optimizer: torch.optim.Optimizer, train: TrainConfig) -> torch.optim.lr_scheduler.LambdaLR:
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 1.0 / (1.0 + train.lr_decay * epoch))
 
 
-def _train_epoch(
-    model: TaggerModel,
-    encoded: Sequence[EncodedSentence],
-    order: list[list[int]],
-    optimizer: torch.optim.Optimizer,
-    train: TrainConfig,
-    device: torch.device,
-    epoch: int,
-    progress: bool | None,
-) -> tuple[float, float, float]:
-    """One pass over the batches; returns (mean loss per sentence, sentences per second, largest gradient norm).
-
-    The gradient norm is the global L2 norm of all parameter gradients before clipping."""
-    model.train()
-    total_loss, seen, largest = 0.0, 0, 0.0
-    max_norm = train.clip_grad_norm if train.clip_grad_norm is not None else math.inf
-    start = time.perf_counter()
-    disable = None if progress is None else not progress  # None: tqdm shows the bar only on a terminal
-    bar = tqdm(total=len(encoded), desc=f"epoch {epoch}", unit="sent", disable=disable, leave=False)
-    with bar:
-        for step, batch in enumerate(make_batches(encoded, order), start=1):
-            batch = batch.to(device)
-            optimizer.zero_grad(set_to_none=True)
-            loss = model.loss(batch)
-            if not torch.isfinite(loss):
-                raise TrainingError(f"the loss became {loss.item()} at epoch {epoch}, step {step}; try a lower train.lr or train.clip_grad_norm")
-            loss.backward()
-            norm = float(nn.utils.clip_grad_norm_(model.parameters(), max_norm))  # scales only when clipping
-            largest = max(largest, norm)
-            optimizer.step()
-            size = len(batch.index)
-            total_loss += loss.item() * size
-            seen += size
-            bar.update(size)
-            bar.set_postfix(loss=f"{total_loss / seen:.3f}", refresh=False)
-    seconds = time.perf_counter() - start
-    return total_loss / max(seen, 1), seen / seconds if seconds > 0 else 0.0, largest
-
-
-def train(config: Config, output_dir: str | Path | None = None, overwrite: bool = False, progress: bool | None = None) -> TrainResult:
-    """Train a model as ``config`` says and write it to ``output_dir`` (default ``config.output_dir``).
-
-    ``progress``: show a tqdm bar (None: only when stderr is a terminal).
-    """
-    began = time.perf_counter()
+def _read_splits(config: Config) -> tuple[Config, list[Sentence], list[Sentence], list[Sentence] | None, list[Sentence] | None]:
+    """(config with the tag scheme resolved, training sentences as read, in the model's scheme, dev, test)."""
     if config.data.train is None:
         raise ConfigError(["'data.train': required for training (a CoNLL or JSONL file)"])
-    directory = Path(output_dir if output_dir is not None else config.output_dir)
-    if config.train.threads is not None:
-        torch.set_num_threads(config.train.threads)
-    device = resolve_device(config.train.device)
-
     train_sents = read_corpus(config.data.train, config.data)
     log.info("read %d training sentences from %s", len(train_sents), config.data.train)
     dev_sents = _read_split(config.data.dev, config)
     test_sents = _read_split(config.data.test, config)
     config, model_sents = _to_model_scheme(config, train_sents)
+    return config, train_sents, model_sents, dev_sents, test_sents
+
+
+def train(config: Config, output_dir: str | Path | None = None, overwrite: bool = False, progress: bool | None = None) -> TrainResult:
+    """Train a model as ``config`` says and write it to ``output_dir`` (default ``config.output_dir``).
+
+    ``progress``: show a tqdm bar (None: only when stderr is a terminal). A checkpoint is written at the
+    end of every epoch (and every ``train.checkpoint_every`` batches); ``resume`` continues from it.
+    """
+    began = time.perf_counter()
+    directory = Path(output_dir if output_dir is not None else config.output_dir)
+    if config.train.threads is not None:
+        torch.set_num_threads(config.train.threads)
+    device = resolve_device(config.train.device)
+    config, train_sents, model_sents, dev_sents, test_sents = _read_splits(config)
     vocabs = build_vocabularies(model_sents, config.data)
     ambiguous = frozenset(ambiguous_words([s.tokens for s in train_sents], [s.tags or () for s in train_sents]))
     bundle = Bundle(config, vocabs, ambiguous)
     encoded = [encode(s, vocabs, config.data, config.data.train) for s in model_sents]
+    fingerprint = file_fingerprint(config.data.train)
 
     torch.manual_seed(config.seed)
     rng = random.Random(config.seed)
     model = build_model(config.model, vocabs)
     coverage = _pretrained(config, model, vocabs, model_sents)
     model = model.to(device)
-    parameters = count_parameters(model)
     optimizer = make_optimizer(list(model.parameters()), config.train)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 1.0 / (1.0 + config.train.lr_decay * epoch))
+    schedule = _schedule(optimizer, config.train)
 
     _prepare_output(directory, overwrite)
     save_bundle(directory, bundle)
+    state = Progress(coverage=coverage.to_json() if coverage else None)
+    state.start_epoch(rng)
+    run = _make_run(config, directory, device, encoded, model, optimizer, schedule, rng, state, fingerprint, bundle, dev_sents, test_sents, began)
+    log.info("training %d parameters on %s for up to %d epochs -> %s", run.parameters, device, config.train.epochs, directory)
+    return loop(run, progress)
+
+
+def resume(directory: str | Path, overrides: Sequence[str] = (), progress: bool | None = None) -> TrainResult:
+    """Continue the run whose checkpoint is in ``directory`` exactly where it stopped.
+
+    The directory's own config is used (``overrides`` such as ``train.epochs=80`` change it); the
+    vocabularies are the saved ones and the training file must be the one the run started with.
+    With the same threads on the same CPU the result is bit-identical to an uninterrupted run.
+    """
+    began = time.perf_counter()
+    directory = Path(directory)
+    saved = load_bundle(directory)
+    checkpoint, rng_tensors, rng_meta = read_checkpoint(directory)
+    config = load_config(directory / files.CONFIG, list(overrides))
+    if config.train.threads is not None:
+        torch.set_num_threads(config.train.threads)
+    device = resolve_device(config.train.device)
+    config, _, model_sents, dev_sents, test_sents = _read_splits(config)
+    fingerprint = file_fingerprint(config.data.train)
+    if fingerprint != checkpoint.fingerprint:
+        raise ModelError(f"{config.data.train}: not the training file this run started with (its sha256 differs); cannot resume {directory}")
+    bundle = Bundle(config, saved.vocabs, saved.ambiguous)
+    encoded = [encode(s, bundle.vocabs, config.data, config.data.train) for s in model_sents]
+
+    model = build_model(config.model, bundle.vocabs)
+    load_state(model, checkpoint.model, directory / CHECKPOINT)
+    if config.model.embedding.pretrained is not None and config.model.embedding.freeze:
+        model.embedding.words.weight.requires_grad_(False)
+    model = model.to(device)
+    optimizer = make_optimizer(list(model.parameters()), config.train)
+    schedule = _schedule(optimizer, config.train)
+    try:
+        optimizer.load_state_dict(checkpoint.optimizer)
+        schedule.load_state_dict({**checkpoint.scheduler, "lr_lambdas": [None] * len(optimizer.param_groups)})
+    except (ValueError, KeyError, RuntimeError) as err:
+        raise ModelError(f"{directory / CHECKPOINT}: optimizer state does not fit train.optimizer={config.train.optimizer} ({err})") from None
+    state = checkpoint.progress
+    if state.stopped and state.epoch < config.train.epochs and (config.train.patience is None or state.stale < config.train.patience):
+        state.stopped = False  # more epochs or patience were granted by the overrides
+    rng = random.Random()
+    rng.setstate(state.order_rng)
+    restore_rng(rng_tensors, rng_meta)
+    _truncate_history(directory / files.HISTORY, state.epoch)
+    for torn in directory.glob(".*.tmp"):  # left by a kill inside write_atomic
+        torn.unlink(missing_ok=True)
+    if config != saved.config:
+        save_bundle(directory, bundle)
+    run = _make_run(config, directory, device, encoded, model, optimizer, schedule, rng, state, fingerprint, bundle, dev_sents, test_sents, began)
+    log.info("resuming %s at epoch %d, batch %d", directory, state.epoch + 1, state.step)
+    return loop(run, progress)
+
+
+def _make_run(config, directory, device, encoded, model, optimizer, schedule, rng, state, fingerprint, bundle, dev_sents, test_sents, began) -> Run:
     tagger = Tagger(model, bundle, device)
     dev_score = Scorer(dev_sents, tagger, config.train.eval_batch_size) if dev_sents else None
-    log.info("training %d parameters on %s for up to %d epochs -> %s", parameters, device, config.train.epochs, directory)
+    return Run(
+        config, directory, device, encoded, model, optimizer, schedule, rng, state, fingerprint, tagger, dev_score,
+        test_sents, count_parameters(model), began, state.seconds,
+    )
 
-    best_score, best_epoch, stale, epoch = -math.inf, 0, 0, 0
-    best_dev: Report | None = None
-    lengths = [e.words.shape[0] for e in encoded]
-    for epoch in range(1, config.train.epochs + 1):
-        lr = optimizer.param_groups[0]["lr"]
-        order = bucketed_order(lengths, config.train.batch_size, config.train.bucket_batches, rng)
-        loss, speed, grad_norm = _train_epoch(model, encoded, order, optimizer, config.train, device, epoch, progress)
-        schedule.step()
-        record = {"epoch": epoch, "lr": lr, "loss": loss, "max_grad_norm": grad_norm, "train_sents_per_s": round(speed, 1)}
-        improved = True
-        if dev_score is not None:
-            dev = dev_score()
-            record.update(dev_f1=dev.f1, dev_accuracy=dev.accuracy)
-            score = dev.f1 if config.train.metric == "f1" else dev.accuracy
-            improved = score > best_score
-            if improved:
-                best_score, best_dev = score, dev
-        record["best"] = improved
-        record["seconds"] = round(time.perf_counter() - began, 2)
-        if improved:
-            best_epoch, stale = epoch, 0
-            save_weights(directory, model)
-        else:
-            stale += 1
-        with open(directory / files.HISTORY, "a", encoding="utf-8") as history:
-            history.write(json.dumps(record) + "\n")
-        log.info("epoch %d: loss %.4f, %.0f sent/s%s", epoch, loss, speed, f", dev F1 {record['dev_f1']:.4f}" if dev_score else "")
-        if config.train.patience is not None and stale >= config.train.patience:
-            log.info("no dev %s improvement for %d epochs: stopping", config.train.metric, stale)
-            break
 
-    load_weights(directory, model)
-    test = Scorer(test_sents, tagger, config.train.eval_batch_size)() if test_sents else None
-    seconds = time.perf_counter() - began
-    summary = {
-        "best_epoch": best_epoch,
-        "epochs_run": epoch,
-        "parameters": parameters,
-        "seconds": round(seconds, 2),
-        "pretrained": coverage.to_json() if coverage else None,
-        "dev": best_dev.to_json() if best_dev else None,
-        "test": test.to_json() if test else None,
-    }
-    write_json(directory / files.METRICS, summary)
-    return TrainResult(directory, best_epoch, epoch, best_dev, test, parameters, seconds)
+def _truncate_history(path: Path, epochs: int) -> None:
+    """Keep the first ``epochs`` lines of ``metrics.jsonl``: a kill after an epoch's line was written but
+    before its checkpoint must not leave that epoch twice."""
+    if not path.exists():
+        return
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    if len(lines) != epochs:
+        write_atomic(path, "".join(lines[:epochs]).encode("utf-8"))
+
+

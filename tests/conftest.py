@@ -1,12 +1,20 @@
 """Shared fixtures: a tiny labelled corpus written on the fly and a config that trains on it in seconds."""
 from __future__ import annotations
 
+import os
 import random
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from seqlab.config import Config, load_config
+
+# Property tests without an explicit example count use the profile: "ci" keeps the suite fast, "long"
+# (HYPOTHESIS_PROFILE=long) is the run recorded in docs/reliability.md.
+settings.register_profile("ci", max_examples=60, deadline=None)
+settings.register_profile("long", max_examples=5000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 FOOD = ["eat", "peel", "slice", "bake", "wash"]
 BIZ = ["shares", "stock", "engineers", "revenue", "investors"]

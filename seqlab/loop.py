@@ -1,0 +1,247 @@
+"""The epoch loop of a training run: batches from any position, non-finite losses, checkpoints every
+epoch (and every ``train.checkpoint_every`` batches), Ctrl-C/SIGTERM, dev scoring and early stopping.
+
+``seqlab.train`` sets a run up (fresh or from a checkpoint) and hands it to ``loop``.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import random
+import signal
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from seqlab import bundle as files
+from seqlab.bundle import load_weights, save_weights, write_json
+from seqlab.checkpoint import Progress, save_checkpoint
+from seqlab.config import Config
+from seqlab.data import EncodedSentence, Sentence, bucketed_order, encode, make_batches
+from seqlab.errors import ModelError, SeqlabError
+from seqlab.metrics import Report, report
+from seqlab.model import TaggerModel
+from seqlab.tagger import Tagger, decode_encoded
+
+log = logging.getLogger("seqlab.train")
+
+
+class TrainingError(SeqlabError):
+    """Training cannot go on (e.g. the loss became NaN); the best model saved so far is kept."""
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    output_dir: Path
+    best_epoch: int
+    """1-based epoch whose weights were kept."""
+    epochs_run: int
+    dev: Report | None
+    test: Report | None
+    parameters: int
+    seconds: float
+
+
+class Scorer:
+    """Evaluates a model on one labelled split, encoded once."""
+
+    def __init__(self, sentences: Sequence[Sentence], tagger: Tagger, batch_size: int) -> None:
+        data = tagger.bundle.config.data
+        self.sentences = sentences
+        self.encoded = [encode(Sentence(s.tokens, None), tagger.bundle.vocabs, data) for s in sentences]
+        self.tagger = tagger
+        self.batch_size = batch_size
+
+    def __call__(self) -> Report:
+        ids = decode_encoded(self.tagger.model, self.encoded, self.batch_size, self.tagger.device)
+        names = self.tagger.bundle.vocabs.tags.items
+        predicted = [self.tagger.to_output([names[i] for i in row]) for row in ids]
+        gold = [s.tags or () for s in self.sentences]
+        tokens = [s.tokens for s in self.sentences]
+        return report(tokens, gold, predicted, self.tagger.bundle.ambiguous.__contains__, self.tagger.is_oov)
+
+
+class TrainingInterrupted(SeqlabError):
+    """Ctrl-C or SIGTERM during training: a checkpoint was written and the run can be resumed."""
+
+
+@contextlib.contextmanager
+def stop_requests() -> Iterator[list[int]]:
+    """Turn SIGINT/SIGTERM into a request the loop honours at the next batch boundary (a second one
+    interrupts at once). Yields a list that holds the signal numbers received."""
+    received: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        if received:
+            raise KeyboardInterrupt
+        received.append(signum)
+        log.warning("stopping after this batch (a checkpoint will be written); press Ctrl-C again to abort at once")
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield received
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+@dataclass
+class Run:
+    """Everything one training run holds while its loop runs."""
+
+    config: Config
+    directory: Path
+    device: torch.device
+    encoded: list[EncodedSentence]
+    model: TaggerModel
+    optimizer: torch.optim.Optimizer
+    schedule: torch.optim.lr_scheduler.LambdaLR
+    rng: random.Random
+    """Draws the batch order; its state at each epoch's start is in the checkpoint."""
+    progress: Progress
+    fingerprint: str
+    tagger: Tagger
+    dev_score: Scorer | None
+    test_sents: list[Sentence] | None
+    parameters: int
+    began: float
+    """``perf_counter()`` when this process took the run over; ``progress.seconds`` counts from there."""
+    seconds_before: float
+
+    def elapsed(self) -> float:
+        return self.seconds_before + time.perf_counter() - self.began
+
+    def checkpoint(self) -> None:
+        self.progress.seconds = self.elapsed()
+        save_checkpoint(self.directory, self.progress, self.model, self.optimizer, self.schedule, self.fingerprint)
+
+
+def loop(run: Run, progress_bar: bool | None) -> TrainResult:
+    config, state = run.config, run.progress
+    lengths = [e.words.shape[0] for e in run.encoded]
+    with stop_requests() as stop:
+        while not state.stopped and state.epoch < config.train.epochs:
+            epoch = state.epoch + 1
+            lr = run.optimizer.param_groups[0]["lr"]
+            order = bucketed_order(lengths, config.train.batch_size, config.train.bucket_batches, run.rng)
+            _train_epoch(run, order, epoch, progress_bar, stop)
+            run.schedule.step()
+            record = {
+                "epoch": epoch, "lr": lr, "loss": state.loss_sum / max(state.seen, 1), "max_grad_norm": state.largest,
+                "skipped_batches": state.skipped, "train_sents_per_s": round(state.seen / state.epoch_seconds, 1) if state.epoch_seconds > 0 else 0.0,
+            }
+            improved = True
+            if run.dev_score is not None:
+                dev = run.dev_score()
+                record.update(dev_f1=dev.f1, dev_accuracy=dev.accuracy)
+                score = dev.f1 if config.train.metric == "f1" else dev.accuracy
+                improved = state.best_score is None or score > state.best_score
+                if improved:
+                    state.best_score, state.best_dev = score, dev.to_json()
+            record["best"] = improved
+            record["seconds"] = round(run.elapsed(), 2)
+            if improved:
+                state.best_epoch, state.stale = epoch, 0
+                save_weights(run.directory, run.model)
+            else:
+                state.stale += 1
+            _append_history(run.directory / files.HISTORY, record)
+            log.info("epoch %d: loss %.4f, %.0f sent/s%s", epoch, record["loss"], record["train_sents_per_s"], f", dev F1 {record['dev_f1']:.4f}" if run.dev_score else "")
+            state.epoch = epoch
+            if config.train.patience is not None and state.stale >= config.train.patience:
+                log.info("no dev %s improvement for %d epochs: stopping", config.train.metric, state.stale)
+                state.stopped = True
+            state.stopped = state.stopped or epoch >= config.train.epochs
+            state.start_epoch(run.rng)
+            run.checkpoint()
+            if stop and not state.stopped:
+                raise TrainingInterrupted(f"stopped after epoch {epoch}; checkpoint saved: continue with seqlab train --resume {run.directory}")
+    return finish(run)
+
+
+def _append_history(path: Path, record: dict) -> None:
+    try:
+        with open(path, "a", encoding="utf-8") as history:
+            history.write(json.dumps(record) + "\n")
+    except OSError as err:
+        raise ModelError(f"{path}: cannot write ({err.strerror or err})") from None
+
+
+def finish(run: Run) -> TrainResult:
+    """Reload the best weights, score the test file, write ``metrics.json``."""
+    state = run.progress
+    load_weights(run.directory, run.model)
+    test = Scorer(run.test_sents, run.tagger, run.config.train.eval_batch_size)() if run.test_sents else None
+    seconds = run.elapsed()
+    summary = {
+        "best_epoch": state.best_epoch,
+        "epochs_run": state.epoch,
+        "parameters": run.parameters,
+        "seconds": round(seconds, 2),
+        "pretrained": state.coverage,
+        "dev": state.best_dev,
+        "test": test.to_json() if test else None,
+    }
+    write_json(run.directory / files.METRICS, summary)
+    dev = Report.from_json(state.best_dev) if state.best_dev else None
+    return TrainResult(run.directory, state.best_epoch, state.epoch, dev, test, run.parameters, seconds)
+
+
+def _train_epoch(run: Run, order: list[list[int]], epoch: int, progress: bool | None, stop: list[int]) -> None:
+    """Batches ``state.step`` onwards of ``order``, updating the running totals in ``run.progress``.
+
+    The gradient norm recorded is the global L2 norm of all parameter gradients before clipping."""
+    model, optimizer, state, train = run.model, run.optimizer, run.progress, run.config.train
+    model.train()
+    max_norm = train.clip_grad_norm if train.clip_grad_norm is not None else math.inf
+    last = time.perf_counter()
+    disable = None if progress is None else not progress  # None: tqdm shows the bar only on a terminal
+    bar = tqdm(total=len(run.encoded), initial=state.seen, desc=f"epoch {epoch}", unit="sent", disable=disable, leave=False)
+    with bar:
+        for batch in make_batches(run.encoded, order[state.step :]):
+            batch = batch.to(run.device)
+            optimizer.zero_grad(set_to_none=True)
+            loss = model.loss(batch)
+            value = loss.item()
+            norm = math.nan
+            if math.isfinite(value):
+                loss.backward()
+                norm = float(nn.utils.clip_grad_norm_(model.parameters(), max_norm))  # scales only when clipping
+            state.step += 1
+            if math.isfinite(value) and math.isfinite(norm):
+                optimizer.step()
+                size = len(batch.index)
+                state.largest = max(state.largest, norm)
+                state.loss_sum += value * size
+                state.seen += size
+                bar.update(size)
+                bar.set_postfix(loss=f"{state.loss_sum / max(state.seen, 1):.3f}", refresh=False)
+            elif train.skip_nonfinite:
+                optimizer.zero_grad(set_to_none=True)
+                state.skipped += 1
+                log.warning("epoch %d, batch %d: %s is %s; batch skipped", epoch, state.step, *(("loss", value) if not math.isfinite(value) else ("gradient norm", norm)))
+            else:
+                what, bad = ("loss", value) if not math.isfinite(value) else ("gradient norm", norm)
+                raise TrainingError(
+                    f"the {what} became {bad} at epoch {epoch}, batch {state.step}; the last checkpoint and the best model in "
+                    f"{run.directory} are kept. Try a lower train.lr or train.clip_grad_norm, or train.skip_nonfinite: true"
+                )
+            now = time.perf_counter()
+            state.epoch_seconds += now - last
+            last = now
+            if stop or (train.checkpoint_every and state.step % train.checkpoint_every == 0):
+                run.checkpoint()
+                last = time.perf_counter()  # checkpoint writing is not training time
+            if stop:
+                raise TrainingInterrupted(f"stopped at epoch {epoch}, batch {state.step}; checkpoint saved: continue with seqlab train --resume {run.directory}")
