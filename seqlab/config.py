@@ -157,6 +157,11 @@ class TrainConfig:
     """Maximum number of passes over the training data."""
     batch_size: int = _bounded(10, lo=1)
     """Sentences per training batch."""
+    loss_reduction: Literal["mean", "sum"] = "mean"
+    """How a batch's sentence losses combine into the loss minimised: ``mean`` (the step size does not
+    depend on the batch size) or ``sum`` (NCRF++'s default and Lample et al.'s per-sentence SGD: with
+    ``sum``, lr 0.015 at batch 10 is ten times the step of ``mean``). ``metrics.jsonl`` always logs the
+    mean per sentence."""
     eval_batch_size: int = _bounded(32, lo=1)
     """Sentences per batch when evaluating or predicting."""
     clip_grad_norm: float | None = _bounded(5.0, lo=0.0)

@@ -216,7 +216,7 @@ def _train_epoch(run: Run, order: list[list[int]], epoch: int, progress: bool | 
             value = loss.item()
             norm = math.nan
             if math.isfinite(value):
-                loss.backward()
+                (loss * len(batch.index) if train.loss_reduction == "sum" else loss).backward()
                 norm = float(nn.utils.clip_grad_norm_(model.parameters(), max_norm))  # scales only when clipping
             state.step += 1
             if math.isfinite(value) and math.isfinite(norm):

@@ -95,3 +95,25 @@ def test_training_needs_a_train_file(tiny_config):
 def test_no_dev_file_keeps_the_last_epoch(tiny_config):
     result = train(replace_in(tiny_config, "data.dev", None), progress=False)
     assert result.best_epoch == result.epochs_run == 3 and result.dev is None
+
+
+def test_sum_reduction_is_mean_with_batch_size_times_the_lr(tiny_config, tmp_path):
+    from safetensors.torch import load_file
+
+    one_batch = [("train.optimizer", "sgd"), ("train.batch_size", 60), ("train.epochs", 1), ("train.clip_grad_norm", None), ("data.dev", None)]
+    config = tiny_config
+    for key, value in one_batch:
+        config = replace_in(config, key, value)
+    weights = {}
+    # One batch of all 60 sentences: summing is the mean with a 60 times larger learning rate.
+    for name, lr, reduction in (("start", 0.0, "mean"), ("mean", 0.6, "mean"), ("sum", 0.01, "sum")):
+        run = replace_in(replace_in(config, "train.lr", lr), "train.loss_reduction", reduction)
+        weights[name] = load_file(str(train(run, tmp_path / name, progress=False).output_dir / WEIGHTS))
+    moved = 0
+    for key, start in weights["start"].items():
+        if not start.is_floating_point():
+            continue
+        step_mean, step_sum = weights["mean"][key] - start, weights["sum"][key] - start
+        assert torch.allclose(step_sum, step_mean, rtol=1e-3, atol=1e-6), key
+        moved += int(step_mean.abs().sum() > 0)
+    assert moved > 3
