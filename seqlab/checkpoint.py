@@ -120,9 +120,10 @@ def _rng_tensors() -> tuple[dict[str, torch.Tensor], dict]:
     return tensors, meta
 
 
-def restore_rng(tensors: dict[str, torch.Tensor], meta: dict) -> None:
-    """Put python, numpy and torch generators back where the checkpoint found them."""
-    torch.set_rng_state(tensors["rng.torch"])
+def restore_rng(tensors: dict[str, torch.Tensor], meta: dict, rank: int = 0) -> None:
+    """Put python, numpy and torch generators back where the checkpoint found them (for a distributed
+    run's ``rank``, that rank's torch generator when the checkpoint holds it)."""
+    torch.set_rng_state(tensors.get(f"rng.rank.{rank}", tensors["rng.torch"]))
     cuda = [tensors[f"rng.cuda.{k}"] for k in range(len(tensors)) if f"rng.cuda.{k}" in tensors]
     if cuda and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(cuda[: torch.cuda.device_count()])
@@ -148,11 +149,16 @@ def save_checkpoint(
     optimizer: torch.optim.Optimizer,
     scheduler: torch.optim.lr_scheduler.LRScheduler,
     fingerprint: str,
+    rank_states: list[torch.Tensor] | None = None,
 ) -> None:
-    """Write ``directory/checkpoint.safetensors`` atomically (temporary file, fsync, rename)."""
+    """Write ``directory/checkpoint.safetensors`` atomically (temporary file, fsync, rename).
+
+    ``rank_states``: in a distributed run, every rank's torch generator state (``rng.rank.<r>``)."""
     tensors = {f"model.{name}": t.detach().cpu().contiguous() for name, t in model.state_dict().items()}
     optim_tensors, optim_meta = _split_optimizer(optimizer.state_dict())
     rng_tensors, rng_meta = _rng_tensors()
+    for rank, state in enumerate(rank_states or ()):
+        rng_tensors[f"rng.rank.{rank}"] = state
     schedule = {k: v for k, v in scheduler.state_dict().items() if k != "lr_lambdas"}
     state = dataclasses.asdict(progress)
     state["order_rng"] = _jsonable(progress.order_rng)

@@ -96,6 +96,10 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _report_training(result) -> int:
+    from seqlab.distributed import from_environment
+
+    if not from_environment().main:  # under torchrun, rank 0 reports
+        return 0
     dev = f"dev F1 {result.dev.f1:.4f}" if result.dev else "no dev file"
     test = f", test F1 {result.test.f1:.4f}" if result.test else ""
     print(f"saved {result.output_dir} (best epoch {result.best_epoch} of {result.epochs_run}, {dev}{test}, {result.seconds:.1f}s)")

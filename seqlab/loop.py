@@ -25,7 +25,8 @@ from seqlab import bundle as files
 from seqlab.bundle import load_weights, save_weights, write_json
 from seqlab.checkpoint import Progress, save_checkpoint
 from seqlab.config import Config
-from seqlab.data import EncodedSentence, Sentence, bucketed_order, encode, make_batches
+from seqlab.data import EncodedSentence, Sentence, bucketed_order, collate, encode
+from seqlab.distributed import SINGLE, Context, any_rank, from_main, gather_rng, loss_scale, share, sum_all
 from seqlab.errors import ModelError, SeqlabError
 from seqlab.metrics import Report, report
 from seqlab.model import TaggerModel
@@ -105,10 +106,12 @@ class Run:
     device: torch.device
     encoded: list[EncodedSentence]
     model: TaggerModel
+    objective: nn.Module
+    """``forward(batch)`` → the model's loss; DDP-wrapped when distributed (``seqlab.distributed.wrap``)."""
     optimizer: torch.optim.Optimizer
     schedule: torch.optim.lr_scheduler.LambdaLR
     rng: random.Random
-    """Draws the batch order; its state at each epoch's start is in the checkpoint."""
+    """Draws the batch order (the same on every rank); its state at each epoch's start is in the checkpoint."""
     progress: Progress
     fingerprint: str
     tagger: Tagger
@@ -118,17 +121,22 @@ class Run:
     began: float
     """``perf_counter()`` when this process took the run over; ``progress.seconds`` counts from there."""
     seconds_before: float
+    context: Context = SINGLE
 
     def elapsed(self) -> float:
         return self.seconds_before + time.perf_counter() - self.began
 
     def checkpoint(self) -> None:
-        self.progress.seconds = self.elapsed()
-        save_checkpoint(self.directory, self.progress, self.model, self.optimizer, self.schedule, self.fingerprint)
+        """Write the checkpoint (rank 0), with every rank's generator state (a collective when distributed)."""
+        states = gather_rng(self.context)
+        if self.context.main:
+            self.progress.seconds = self.elapsed()
+            ranks = states if self.context.active else None
+            save_checkpoint(self.directory, self.progress, self.model, self.optimizer, self.schedule, self.fingerprint, ranks)
 
 
 def loop(run: Run, progress_bar: bool | None) -> TrainResult:
-    config, state = run.config, run.progress
+    config, state, main = run.config, run.progress, run.context.main
     lengths = [e.words.shape[0] for e in run.encoded]
     with stop_requests() as stop:
         while not state.stopped and state.epoch < config.train.epochs:
@@ -142,7 +150,7 @@ def loop(run: Run, progress_bar: bool | None) -> TrainResult:
                 "skipped_batches": state.skipped, "train_sents_per_s": round(state.seen / state.epoch_seconds, 1) if state.epoch_seconds > 0 else 0.0,
             }
             improved = True
-            if run.dev_score is not None:
+            if run.dev_score is not None and main:
                 dev = run.dev_score()
                 record.update(dev_f1=dev.f1, dev_accuracy=dev.accuracy)
                 score = dev.f1 if config.train.metric == "f1" else dev.accuracy
@@ -153,19 +161,23 @@ def loop(run: Run, progress_bar: bool | None) -> TrainResult:
             record["seconds"] = round(run.elapsed(), 2)
             if improved:
                 state.best_epoch, state.stale = epoch, 0
-                save_weights(run.directory, run.model)
+                if main:
+                    save_weights(run.directory, run.model)
             else:
                 state.stale += 1
-            _append_history(run.directory / files.HISTORY, record)
-            log.info("epoch %d: loss %.4f, %.0f sent/s%s", epoch, record["loss"], record["train_sents_per_s"], f", dev F1 {record['dev_f1']:.4f}" if run.dev_score else "")
+            if main:
+                _append_history(run.directory / files.HISTORY, record)
+                log.info("epoch %d: loss %.4f, %.0f sent/s%s", epoch, record["loss"], record["train_sents_per_s"], f", dev F1 {record['dev_f1']:.4f}" if run.dev_score else "")
             state.epoch = epoch
             if config.train.patience is not None and state.stale >= config.train.patience:
                 log.info("no dev %s improvement for %d epochs: stopping", config.train.metric, state.stale)
                 state.stopped = True
             state.stopped = state.stopped or epoch >= config.train.epochs
+            stale, stopped, best = from_main([state.stale, float(state.stopped), state.best_epoch], run.context)  # rank 0 judged dev
+            state.stale, state.stopped, state.best_epoch = int(stale), bool(stopped), int(best)
             state.start_epoch(run.rng)
             run.checkpoint()
-            if stop and not state.stopped:
+            if any_rank(bool(stop), run.context) and not state.stopped:
                 raise TrainingInterrupted(f"stopped after epoch {epoch}; checkpoint saved: continue with seqlab train --resume {run.directory}")
     return finish(run)
 
@@ -179,8 +191,11 @@ def _append_history(path: Path, record: dict) -> None:
 
 
 def finish(run: Run) -> TrainResult:
-    """Reload the best weights, score the test file, write ``metrics.json``."""
+    """Reload the best weights, score the test file, write ``metrics.json`` (rank 0; the others only return)."""
     state = run.progress
+    seconds = run.elapsed()
+    if not run.context.main:
+        return TrainResult(run.directory, state.best_epoch, state.epoch, None, None, run.parameters, seconds)
     load_weights(run.directory, run.model)
     test = Scorer(run.test_sents, run.tagger, run.config.train.eval_batch_size)() if run.test_sents else None
     seconds = run.elapsed()
@@ -193,6 +208,8 @@ def finish(run: Run) -> TrainResult:
         "dev": state.best_dev,
         "test": test.to_json() if test else None,
     }
+    if run.context.active:
+        summary["processes"] = run.context.world
     write_json(run.directory / files.METRICS, summary)
     dev = Report.from_json(state.best_dev) if state.best_dev else None
     return TrainResult(run.directory, state.best_epoch, state.epoch, dev, test, run.parameters, seconds)
@@ -201,31 +218,35 @@ def finish(run: Run) -> TrainResult:
 def _train_epoch(run: Run, order: list[list[int]], epoch: int, progress: bool | None, stop: list[int]) -> None:
     """Batches ``state.step`` onwards of ``order``, updating the running totals in ``run.progress``.
 
+    Each batch is this rank's share of a global batch; the totals (loss, sentences, stop requests) are
+    summed over ranks every batch, so every rank holds the same progress and takes the same decisions.
     The gradient norm recorded is the global L2 norm of all parameter gradients before clipping."""
-    model, optimizer, state, train = run.model, run.optimizer, run.progress, run.config.train
+    model, optimizer, state, train, context = run.model, run.optimizer, run.progress, run.config.train, run.context
     model.train()
     max_norm = train.clip_grad_norm if train.clip_grad_norm is not None else math.inf
     last = time.perf_counter()
-    disable = None if progress is None else not progress  # None: tqdm shows the bar only on a terminal
+    disable = (None if progress is None else not progress) if context.main else True  # None: a bar only on a terminal
     bar = tqdm(total=len(run.encoded), initial=state.seen, desc=f"epoch {epoch}", unit="sent", disable=disable, leave=False)
     with bar:
-        for batch in make_batches(run.encoded, order[state.step :]):
-            batch = batch.to(run.device)
+        for index in order[state.step :]:
+            mine, weight = share(index, context)
+            batch = collate([run.encoded[k] for k in mine], mine).to(run.device)
             optimizer.zero_grad(set_to_none=True)
-            loss = model.loss(batch)
-            value = loss.item()
+            loss = run.objective(batch)  # mean over this rank's sentences
+            local = loss.item()
+            loss_sum, seen, stops = sum_all([local * len(mine) * weight, len(mine) * weight, float(bool(stop))], context)
+            value = loss_sum / seen if seen else local
             norm = math.nan
             if math.isfinite(value):
-                (loss * len(batch.index) if train.loss_reduction == "sum" else loss).backward()
+                (loss * loss_scale(len(mine), weight, len(index), train.loss_reduction, context)).backward()
                 norm = float(nn.utils.clip_grad_norm_(model.parameters(), max_norm))  # scales only when clipping
             state.step += 1
             if math.isfinite(value) and math.isfinite(norm):
                 optimizer.step()
-                size = len(batch.index)
                 state.largest = max(state.largest, norm)
-                state.loss_sum += value * size
-                state.seen += size
-                bar.update(size)
+                state.loss_sum += loss_sum
+                state.seen += int(seen)
+                bar.update(int(seen))
                 bar.set_postfix(loss=f"{state.loss_sum / max(state.seen, 1):.3f}", refresh=False)
             elif train.skip_nonfinite:
                 optimizer.zero_grad(set_to_none=True)
@@ -240,8 +261,10 @@ def _train_epoch(run: Run, order: list[list[int]], epoch: int, progress: bool | 
             now = time.perf_counter()
             state.epoch_seconds += now - last
             last = now
-            if stop or (train.checkpoint_every and state.step % train.checkpoint_every == 0):
+            if not context.active:
+                stops = bool(stop)  # one process: honour a request that came during this batch at once
+            if stops or (train.checkpoint_every and state.step % train.checkpoint_every == 0):
                 run.checkpoint()
                 last = time.perf_counter()  # checkpoint writing is not training time
-            if stop:
+            if stops:
                 raise TrainingInterrupted(f"stopped at epoch {epoch}, batch {state.step}; checkpoint saved: continue with seqlab train --resume {run.directory}")

@@ -14,7 +14,7 @@ import logging
 import random
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import torch
@@ -25,7 +25,8 @@ from seqlab.bundle import Bundle, load_bundle, load_state, save_bundle, write_at
 from seqlab.checkpoint import CHECKPOINT, Progress, file_fingerprint, read_checkpoint, restore_rng
 from seqlab.config import Config, TrainConfig, load_config
 from seqlab.data import Sentence, Vocabularies, build_vocabularies, encode, read_corpus, word_key
-from seqlab.errors import ConfigError, ModelError
+from seqlab.distributed import Context, any_rank, from_environment, join, leave, wrap
+from seqlab.errors import ConfigError, ModelError, SeqlabError
 from seqlab.loop import Run, Scorer, TrainingError, TrainingInterrupted, TrainResult, loop
 from seqlab.metrics import ambiguous_words
 from seqlab.model import TaggerModel, build_model, count_parameters
@@ -138,34 +139,38 @@ def train(config: Config, output_dir: str | Path | None = None, overwrite: bool 
 
     ``progress``: show a tqdm bar (None: only when stderr is a terminal). A checkpoint is written at the
     end of every epoch (and every ``train.checkpoint_every`` batches); ``resume`` continues from it.
+    Under torchrun every process calls this; see ``seqlab.distributed``.
     """
     began = time.perf_counter()
     directory = Path(output_dir if output_dir is not None else config.output_dir)
-    if config.train.threads is not None:
-        torch.set_num_threads(config.train.threads)
-    device = resolve_device(config.train.device)
-    config, train_sents, model_sents, dev_sents, test_sents = _read_splits(config)
-    vocabs = build_vocabularies(model_sents, config.data)
-    ambiguous = frozenset(ambiguous_words([s.tokens for s in train_sents], [s.tags or () for s in train_sents]))
-    bundle = Bundle(config, vocabs, ambiguous)
-    encoded = [encode(s, vocabs, config.data, config.data.train) for s in model_sents]
-    fingerprint = file_fingerprint(config.data.train)
+    context, device = _start(config)
+    try:
+        config, train_sents, model_sents, dev_sents, test_sents = _read_splits(config)
+        vocabs = build_vocabularies(model_sents, config.data)
+        ambiguous = frozenset(ambiguous_words([s.tokens for s in train_sents], [s.tags or () for s in train_sents]))
+        bundle = Bundle(config, vocabs, ambiguous)
+        encoded = [encode(s, vocabs, config.data, config.data.train) for s in model_sents]
+        fingerprint = file_fingerprint(config.data.train)
 
-    torch.manual_seed(config.seed)
-    rng = random.Random(config.seed)
-    model = build_model(config.model, vocabs)
-    coverage = _pretrained(config, model, vocabs, model_sents)
-    model = model.to(device)
-    optimizer = make_optimizer(list(model.parameters()), config.train)
-    schedule = _schedule(optimizer, config.train)
+        torch.manual_seed(config.seed)
+        rng = random.Random(config.seed)
+        model = build_model(config.model, vocabs)
+        coverage = _pretrained(config, model, vocabs, model_sents)
+        if context.rank:
+            torch.manual_seed(config.seed + 7919 * context.rank)  # other dropout masks on other ranks
+        model = model.to(device)
+        optimizer = make_optimizer(list(model.parameters()), config.train)
+        schedule = _schedule(optimizer, config.train)
 
-    _prepare_output(directory, overwrite)
-    save_bundle(directory, bundle)
-    state = Progress(coverage=coverage.to_json() if coverage else None)
-    state.start_epoch(rng)
-    run = _make_run(config, directory, device, encoded, model, optimizer, schedule, rng, state, fingerprint, bundle, dev_sents, test_sents, began)
-    log.info("training %d parameters on %s for up to %d epochs -> %s", run.parameters, device, config.train.epochs, directory)
-    return loop(run, progress)
+        _main_only(context, lambda: (_prepare_output(directory, overwrite), save_bundle(directory, bundle)))
+        state = Progress(coverage=coverage.to_json() if coverage else None)
+        state.start_epoch(rng)
+        run = _make_run(config, directory, device, encoded, model, optimizer, schedule, rng, state, fingerprint, bundle, dev_sents, test_sents, began, context)
+        where = f"{device}" + (f" x {context.world} processes" if context.active else "")
+        log.info("training %d parameters on %s for up to %d epochs -> %s", run.parameters, where, config.train.epochs, directory)
+        return loop(run, progress)
+    finally:
+        leave(context)
 
 
 def resume(directory: str | Path, overrides: Sequence[str] = (), progress: bool | None = None) -> TrainResult:
@@ -180,50 +185,83 @@ def resume(directory: str | Path, overrides: Sequence[str] = (), progress: bool 
     saved = load_bundle(directory)
     checkpoint, rng_tensors, rng_meta = read_checkpoint(directory)
     config = load_config(directory / files.CONFIG, list(overrides))
+    context, device = _start(config)
+    try:
+        config, _, model_sents, dev_sents, test_sents = _read_splits(config)
+        fingerprint = file_fingerprint(config.data.train)
+        if fingerprint != checkpoint.fingerprint:
+            raise ModelError(f"{config.data.train}: not the training file this run started with (its sha256 differs); cannot resume {directory}")
+        bundle = Bundle(config, saved.vocabs, saved.ambiguous)
+        encoded = [encode(s, bundle.vocabs, config.data, config.data.train) for s in model_sents]
+
+        model = build_model(config.model, bundle.vocabs)
+        load_state(model, checkpoint.model, directory / CHECKPOINT)
+        if config.model.embedding.pretrained is not None and config.model.embedding.freeze:
+            model.embedding.words.weight.requires_grad_(False)
+        model = model.to(device)
+        optimizer = make_optimizer(list(model.parameters()), config.train)
+        schedule = _schedule(optimizer, config.train)
+        try:
+            optimizer.load_state_dict(checkpoint.optimizer)
+            schedule.load_state_dict({**checkpoint.scheduler, "lr_lambdas": [None] * len(optimizer.param_groups)})
+        except (ValueError, KeyError, RuntimeError) as err:
+            raise ModelError(f"{directory / CHECKPOINT}: optimizer state does not fit train.optimizer={config.train.optimizer} ({err})") from None
+        state = checkpoint.progress
+        if state.stopped and state.epoch < config.train.epochs and (config.train.patience is None or state.stale < config.train.patience):
+            state.stopped = False  # more epochs or patience were granted by the overrides
+        rng = random.Random()
+        rng.setstate(state.order_rng)
+        restore_rng(rng_tensors, rng_meta, context.rank)
+
+        def tidy() -> None:
+            _truncate_history(directory / files.HISTORY, state.epoch)
+            for torn in directory.glob(".*.tmp"):  # left by a kill inside write_atomic
+                torn.unlink(missing_ok=True)
+            if config != saved.config:
+                save_bundle(directory, bundle)
+
+        _main_only(context, tidy)
+        run = _make_run(config, directory, device, encoded, model, optimizer, schedule, rng, state, fingerprint, bundle, dev_sents, test_sents, began, context)
+        log.info("resuming %s at epoch %d, batch %d", directory, state.epoch + 1, state.step)
+        return loop(run, progress)
+    finally:
+        leave(context)
+
+
+def _start(config: Config) -> tuple[Context, torch.device]:
+    """Threads, device and (under torchrun) the process group."""
     if config.train.threads is not None:
         torch.set_num_threads(config.train.threads)
+    context = from_environment()
     device = resolve_device(config.train.device)
-    config, _, model_sents, dev_sents, test_sents = _read_splits(config)
-    fingerprint = file_fingerprint(config.data.train)
-    if fingerprint != checkpoint.fingerprint:
-        raise ModelError(f"{config.data.train}: not the training file this run started with (its sha256 differs); cannot resume {directory}")
-    bundle = Bundle(config, saved.vocabs, saved.ambiguous)
-    encoded = [encode(s, bundle.vocabs, config.data, config.data.train) for s in model_sents]
-
-    model = build_model(config.model, bundle.vocabs)
-    load_state(model, checkpoint.model, directory / CHECKPOINT)
-    if config.model.embedding.pretrained is not None and config.model.embedding.freeze:
-        model.embedding.words.weight.requires_grad_(False)
-    model = model.to(device)
-    optimizer = make_optimizer(list(model.parameters()), config.train)
-    schedule = _schedule(optimizer, config.train)
-    try:
-        optimizer.load_state_dict(checkpoint.optimizer)
-        schedule.load_state_dict({**checkpoint.scheduler, "lr_lambdas": [None] * len(optimizer.param_groups)})
-    except (ValueError, KeyError, RuntimeError) as err:
-        raise ModelError(f"{directory / CHECKPOINT}: optimizer state does not fit train.optimizer={config.train.optimizer} ({err})") from None
-    state = checkpoint.progress
-    if state.stopped and state.epoch < config.train.epochs and (config.train.patience is None or state.stale < config.train.patience):
-        state.stopped = False  # more epochs or patience were granted by the overrides
-    rng = random.Random()
-    rng.setstate(state.order_rng)
-    restore_rng(rng_tensors, rng_meta)
-    _truncate_history(directory / files.HISTORY, state.epoch)
-    for torn in directory.glob(".*.tmp"):  # left by a kill inside write_atomic
-        torn.unlink(missing_ok=True)
-    if config != saved.config:
-        save_bundle(directory, bundle)
-    run = _make_run(config, directory, device, encoded, model, optimizer, schedule, rng, state, fingerprint, bundle, dev_sents, test_sents, began)
-    log.info("resuming %s at epoch %d, batch %d", directory, state.epoch + 1, state.step)
-    return loop(run, progress)
+    if context.active and device.type == "cuda":
+        device = torch.device("cuda", context.local_rank)
+        torch.cuda.set_device(device)
+    join(context, device)
+    if not context.main:
+        logging.getLogger("seqlab").setLevel(logging.WARNING)  # one process reports
+    return context, device
 
 
-def _make_run(config, directory, device, encoded, model, optimizer, schedule, rng, state, fingerprint, bundle, dev_sents, test_sents, began) -> Run:
+def _main_only(context: Context, action: Callable[[], object]) -> None:
+    """Run ``action`` on rank 0; if it fails every rank stops (rank 0 with its own error)."""
+    error: SeqlabError | None = None
+    if context.main:
+        try:
+            action()
+        except SeqlabError as err:
+            error = err
+    if any_rank(error is not None, context):
+        raise error or ModelError("rank 0 could not prepare the model directory (its error says why)")
+
+
+def _make_run(config, directory, device, encoded, model, optimizer, schedule, rng, state, fingerprint, bundle, dev_sents, test_sents, began, context) -> Run:
     tagger = Tagger(model, bundle, device)
-    dev_score = Scorer(dev_sents, tagger, config.train.eval_batch_size) if dev_sents else None
+    dev_score = Scorer(dev_sents, tagger, config.train.eval_batch_size) if dev_sents and context.main else None
+    objective = wrap(model, context, device)
     return Run(
-        config, directory, device, encoded, model, optimizer, schedule, rng, state, fingerprint, tagger, dev_score,
-        test_sents, count_parameters(model), began, state.seconds,
+        config, directory, device, encoded, model, objective, optimizer, schedule, rng, state, fingerprint, tagger, dev_score,
+        test_sents, count_parameters(model), began, state.seconds, context,
     )
 
 

@@ -13,7 +13,7 @@ from seqlab.config import Config, load_config
 # Property tests without an explicit example count use the profile: "ci" keeps the suite fast, "long"
 # (HYPOTHESIS_PROFILE=long) is the run recorded in docs/reliability.md.
 settings.register_profile("ci", max_examples=60, deadline=None)
-settings.register_profile("long", max_examples=5000, deadline=None)
+settings.register_profile("long", max_examples=2000, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 FOOD = ["eat", "peel", "slice", "bake", "wash"]
