@@ -8,7 +8,7 @@ training (forward, CRF loss, backward, clipping, SGD step), then decoding the wh
 are interleaved (floor, seqlab, floor, seqlab, …) for --rounds rounds, because these machines drift by
 ±30% between runs; the table gives medians and the seqlab/floor ratios.
 
-seqlab is timed through its own training loop (``seqlab.train._train_epoch``: batching, device moves,
+seqlab is timed through its own training loop (``seqlab.loop.train_epoch``: batching, device moves,
 the model's loss, clipping, the optimizer) and its decoding path (``decode_encoded``: batching by
 length, Viterbi), on data read and encoded by its readers, outside the timed regions like the floor's.
 floor.py builds its decode batches before starting the clock; seqlab's ``decode_sents_per_s`` includes
@@ -45,7 +45,10 @@ def seqlab_worker(args: argparse.Namespace) -> dict:
     from seqlab.data import Sentence, build_vocabularies, bucketed_order, encode, read_corpus
     from seqlab.model import build_model
     from seqlab.tagger import _batches, decode_encoded
-    from seqlab.train import _to_model_scheme, _train_epoch, make_optimizer
+    from seqlab.checkpoint import Progress
+    from seqlab.distributed import SINGLE, wrap
+    from seqlab.loop import Run, train_epoch
+    from seqlab.train import _schedule, _to_model_scheme, make_optimizer
 
     data = Path(args.data)
     overrides = [f"data.train={data / 'train.txt'}", f"data.test={data / 'test.txt'}", "data.dev=null", f"train.batch_size={args.batch_size}", f"train.threads={args.threads}"]
@@ -61,11 +64,16 @@ def seqlab_worker(args: argparse.Namespace) -> dict:
     order = bucketed_order([len(e.words) for e in encoded], args.batch_size, config.train.bucket_batches, random.Random(config.seed))
     warmup, timed = order[:20], order[20 : 20 + max(1, args.train_sents // args.batch_size)]
     device = torch.device("cpu")
-    _train_epoch(model, encoded, warmup, optimizer, config.train, device, 0, False)
+    run = Run(
+        config, Path("unused"), device, encoded, model, wrap(model, SINGLE, device), optimizer, _schedule(optimizer, config.train),
+        random.Random(0), Progress(), "", None, None, None, 0, time.perf_counter(), 0.0,
+    )  # no checkpoint is written: train.checkpoint_every is null and no stop is requested
+    train_epoch(run, warmup, 0, False, [])
     sents = sum(len(b) for b in timed)
     tokens = sum(len(encoded[k].words) for b in timed for k in b)
+    run.progress = Progress()
     start = time.perf_counter()
-    _train_epoch(model, encoded, timed, optimizer, config.train, device, 1, False)
+    train_epoch(run, timed, 1, False, [])
     train_s = time.perf_counter() - start
     start = time.perf_counter()
     decode_encoded(model, test, args.decode_batch_size, device)

@@ -143,7 +143,7 @@ def loop(run: Run, progress_bar: bool | None) -> TrainResult:
             epoch = state.epoch + 1
             lr = run.optimizer.param_groups[0]["lr"]
             order = bucketed_order(lengths, config.train.batch_size, config.train.bucket_batches, run.rng)
-            _train_epoch(run, order, epoch, progress_bar, stop)
+            train_epoch(run, order, epoch, progress_bar, stop)
             run.schedule.step()
             record = {
                 "epoch": epoch, "lr": lr, "loss": state.loss_sum / max(state.seen, 1), "max_grad_norm": state.largest,
@@ -215,7 +215,7 @@ def finish(run: Run) -> TrainResult:
     return TrainResult(run.directory, state.best_epoch, state.epoch, dev, test, run.parameters, seconds)
 
 
-def _train_epoch(run: Run, order: list[list[int]], epoch: int, progress: bool | None, stop: list[int]) -> None:
+def train_epoch(run: Run, order: list[list[int]], epoch: int, progress: bool | None, stop: list[int]) -> None:
     """Batches ``state.step`` onwards of ``order``, updating the running totals in ``run.progress``.
 
     Each batch is this rank's share of a global batch; the totals (loss, sentences, stop requests) are
