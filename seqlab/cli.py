@@ -1,4 +1,4 @@
-"""Command line: ``seqlab train | evaluate | predict | inspect | experiment | sweep | plot``. The only module that prints errors and exits."""
+"""Command line: ``seqlab train | evaluate | predict | inspect | experiment | sweep | plot | export``. The only module that prints errors and exits."""
 from __future__ import annotations
 
 import argparse
@@ -63,6 +63,13 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--seeds", type=int, default=1, help="seeds per combination (1..N)")
     sweep.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a key for every run")
     sweep.add_argument("--out", default="runs/sweep", help="model directories, sweep.json and sweep.csv (default runs/sweep)")
+
+    export = sub.add_parser("export", help="write the model (ids in, tag ids out, decode included) as one TorchScript file")
+    export.add_argument("--model", required=True, help="model directory")
+    export.add_argument("--format", choices=("torchscript",), default="torchscript", help="export format")
+    export.add_argument("--out", required=True, help="file to write")
+    export.add_argument("--check", action="store_true", help="run the export and the eager model on the dev data (or --data) and fail unless every tag matches")
+    export.add_argument("--data", help="labelled or unlabelled file for --check (default: the model's data.dev)")
 
     plot = sub.add_parser("plot", help="draw a trained model's loss and dev-F1 curves from its metrics.jsonl")
     plot.add_argument("--model", required=True, help="model directory")
@@ -208,6 +215,30 @@ def _sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    from seqlab.data import Sentence, encode, iter_corpus
+    from seqlab.errors import ModelError
+    from seqlab.export import check, export, load_exported
+    from seqlab.tagger import Tagger
+
+    tagger = Tagger.load(args.model)
+    out = export(tagger, args.format, args.out)
+    print(f"wrote {out}")
+    if not args.check:
+        return 0
+    data = tagger.bundle.config.data
+    source = args.data or data.dev
+    if source is None:
+        raise ModelError(f"{args.model}: the model has no data.dev; give --data FILE for --check")
+    sentences = [Sentence(s.tokens, None) for s in iter_corpus(source, data, require_tags=False)]
+    encoded = [encode(s, tagger.bundle.vocabs, data) for s in sentences]
+    parity = check(load_exported(out), tagger, encoded)
+    if parity.mismatched:
+        raise ModelError(f"{out}: tags differ from the eager model on {len(parity.mismatched)} of {parity.sentences} sentences of {source} (first: sentence {parity.mismatched[0] + 1})")
+    print(f"check: identical tags on all {parity.sentences} sentences ({parity.tokens} tokens) of {source}")
+    return 0
+
+
 def _plot(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
@@ -236,7 +267,7 @@ def _plot(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s", stream=sys.stderr)
-    handlers = {"train": _train, "evaluate": _evaluate, "predict": _predict, "inspect": _inspect, "experiment": _experiment, "sweep": _sweep, "plot": _plot}
+    handlers = {"train": _train, "evaluate": _evaluate, "predict": _predict, "inspect": _inspect, "experiment": _experiment, "sweep": _sweep, "plot": _plot, "export": _export}
     try:
         return handlers[args.command](args)
     except SeqlabError as err:

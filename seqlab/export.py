@@ -1,0 +1,182 @@
+"""Export a trained tagger as one self-contained program from ids to tag ids, and check it.
+
+    seqlab export --model runs/apple_lstm --format torchscript --out apple.pt --check
+
+The exported module takes the ids seqlab's vocabularies give (``seqlab.tagger.Tagger.encode_tokens``
+then ``seqlab.data.collate``) and returns the best tag ids:
+
+    forward(words (B, L) long, chars (B, L, C) long, casing (B, L) long, lengths (B,) long) → tags (B, L) long
+
+0 at padding; tag ids index ``vocab.json``'s ``tags`` (the model's own scheme). The decode is inside:
+Viterbi with the CRF's transition scores (forbidden transitions already ``-inf``), or the softmax
+head's argmax (its constrained Viterbi when the decoder is constrained).
+
+TorchScript: the embedding → encoder → projection part is traced (it holds no data-dependent Python
+control flow once a batch is given: packing is recorded as an op on ``lengths``; a model trained with
+the scratch cells is exported through the fused modules, which hold the same parameters), the decode
+is scripted (a loop over time that works for any length). ``check`` runs the exported program and the
+eager model on labelled data and reports every sentence whose tags differ.
+"""
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from seqlab.config import replace_in
+from seqlab.data import EncodedSentence, collate, sorted_order
+from seqlab.errors import ConfigError, ModelError
+from seqlab.heads import CRFHead
+from seqlab.model import TaggerModel, build_model
+from seqlab.tagger import Tagger
+
+FORMATS = ("torchscript",)
+
+
+@torch.jit.script
+def viterbi_ids(emissions: torch.Tensor, lengths: torch.Tensor, start: torch.Tensor, transitions: torch.Tensor, end: torch.Tensor) -> torch.Tensor:
+    """Best path ``argmax_y start[y_1] + Σ_t E[t, y_t] + Σ_t A[y_{t-1}, y_t] + end[y_n]`` per sentence, ``(B, L)``.
+
+    A plain max-product recursion with back-pointers (independent of ``seqlab.crf.viterbi``, which the
+    export check compares it with): ``δ_t(j) = max_i δ_{t-1}(i) + A[i, j] + E[t, j]`` for ``t < n``.
+    """
+    batch, seq, num_tags = emissions.shape
+    score = start.unsqueeze(0) + emissions[:, 0]  # (B, T)
+    pointers = torch.zeros(seq, batch, num_tags, dtype=torch.long, device=emissions.device)  # (L, B, T)
+    for t in range(1, seq):
+        candidates = score.unsqueeze(2) + transitions.unsqueeze(0)  # (B, T_prev, T)
+        best, arg = candidates.max(dim=1)  # (B, T) each
+        live = (t < lengths).unsqueeze(1)  # (B, 1)
+        score = torch.where(live, best + emissions[:, t], score)  # (B, T)
+        pointers[t] = arg
+    last = (score + end.unsqueeze(0)).argmax(dim=1)  # (B,)
+    path = torch.zeros(batch, seq, dtype=torch.long, device=emissions.device)  # (B, L)
+    rows = torch.arange(batch, device=emissions.device)  # (B,)
+    tag = last
+    for t in range(seq - 1, -1, -1):
+        here = t < lengths  # (B,)
+        at_end = t == lengths - 1  # (B,)
+        tag = torch.where(at_end, last, tag)  # (B,)
+        path[:, t] = torch.where(here, tag, torch.zeros_like(tag))
+        if t > 0:
+            previous = pointers[t][rows, tag]  # (B,)
+            tag = torch.where(here, previous, tag)
+    return path
+
+
+class _Emissions(nn.Module):
+    """``(words, chars, casing, lengths)`` → tag scores ``(B, L, T)``, the part that gets traced."""
+
+    def __init__(self, model: TaggerModel) -> None:
+        super().__init__()
+        self.embedding, self.encoder, self.projection = model.embedding, model.encoder, model.projection
+
+    def forward(self, words: torch.Tensor, chars: torch.Tensor, casing: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        x = self.embedding(words, chars, casing)  # (B, L, D_in)
+        return self.projection(self.encoder(x, lengths))  # (B, L, T)
+
+
+class ExportedTagger(nn.Module):
+    """Emissions (traced) + decode (scripted) in one module."""
+
+    def __init__(self, emissions: nn.Module, start: torch.Tensor, transitions: torch.Tensor, end: torch.Tensor, log_softmax: bool, argmax: bool) -> None:
+        super().__init__()
+        self.emissions = emissions
+        self.register_buffer("start", start)
+        self.register_buffer("transitions", transitions)
+        self.register_buffer("end", end)
+        self.log_softmax = log_softmax
+        self.argmax = argmax
+
+    def forward(self, words: torch.Tensor, chars: torch.Tensor, casing: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        scores = self.emissions(words, chars, casing, lengths)  # (B, L, T)
+        mask = torch.arange(words.shape[1], device=words.device).unsqueeze(0) < lengths.unsqueeze(1)  # (B, L)
+        if self.argmax:
+            return scores.argmax(dim=2) * mask
+        if self.log_softmax:
+            scores = scores.log_softmax(dim=2)
+        return viterbi_ids(scores, lengths, self.start, self.transitions, self.end)
+
+
+def _example(tagger: Tagger) -> tuple[torch.Tensor, ...]:
+    encoded = tagger.encode_tokens([("an", "example", "sentence", "."), ("two", "words")])
+    batch = collate(encoded, [0, 1])
+    return batch.words, batch.chars, batch.casing, batch.lengths
+
+
+def _fused(tagger: Tagger) -> TaggerModel:
+    """The tagger's network with a fused recurrent encoder: the scratch cells loop over time in Python,
+    which a trace would fix to the example's length; both implementations share their parameters."""
+    config = tagger.bundle.config
+    if config.model.encoder.impl != "scratch" or config.model.encoder.cell == "none":
+        return tagger.model.cpu().eval()
+    try:
+        fused = replace_in(config, "model.encoder.impl", "fused")
+    except ConfigError as err:
+        raise ModelError(f"cannot export: the scratch encoder has no fused equivalent ({err})") from None
+    model = build_model(fused.model, tagger.bundle.vocabs)
+    model.load_state_dict(tagger.model.state_dict())
+    return model.cpu().eval()
+
+
+def build_exported(tagger: Tagger) -> torch.jit.ScriptModule:
+    """The tagger as one TorchScript module (CPU, eval mode)."""
+    model = _fused(tagger)
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tracer warnings about Python values: the trace is checked below
+        traced = torch.jit.trace(_Emissions(model), _example(tagger), check_trace=False)
+    head = model.head
+    start, transitions, end = (t.detach().clone() for t in head.scores())
+    is_crf = isinstance(head, CRFHead)
+    argmax = not is_crf and not head.constrained
+    return torch.jit.script(ExportedTagger(traced, start, transitions, end, log_softmax=not is_crf, argmax=argmax))
+
+
+def export(tagger: Tagger, fmt: str, out: str | Path) -> Path:
+    if fmt not in FORMATS:
+        raise ModelError(f"--format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
+    out = Path(out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        build_exported(tagger).save(str(out))
+    except OSError as err:
+        raise ModelError(f"{out}: cannot write ({err.strerror or err})") from None
+    return out
+
+
+def load_exported(path: str | Path) -> torch.jit.ScriptModule:
+    try:
+        return torch.jit.load(str(path), map_location="cpu")
+    except (RuntimeError, ValueError, OSError) as err:
+        raise ModelError(f"{path}: not a TorchScript file written by seqlab export ({str(err).splitlines()[0][:120]})") from None
+
+
+@dataclass(frozen=True)
+class Parity:
+    sentences: int
+    tokens: int
+    mismatched: tuple[int, ...]
+    """Indices of the sentences whose exported tags differ from the eager model's."""
+
+
+@torch.no_grad()
+def check(exported: torch.jit.ScriptModule, tagger: Tagger, encoded: Sequence[EncodedSentence], batch_size: int = 32) -> Parity:
+    """Run the exported module and the eager model on ``encoded`` (batched by length) and compare every tag."""
+    model = tagger.model.cpu().eval()
+    nonempty = [k for k, e in enumerate(encoded) if e.words.shape[0] > 0]
+    mismatched: list[int] = []
+    for index in sorted_order([encoded[k].words.shape[0] for k in nonempty], batch_size):
+        positions = [nonempty[i] for i in index]
+        batch = collate([encoded[k] for k in positions], positions)
+        mine = exported(batch.words, batch.chars, batch.casing, batch.lengths)  # (B, L)
+        eager = model.decode(batch)  # (B, L)
+        for row, position in enumerate(positions):
+            n = int(batch.lengths[row])
+            if not torch.equal(mine[row, :n], eager[row, :n]):
+                mismatched.append(position)
+    tokens = sum(e.words.shape[0] for e in encoded)
+    return Parity(len(encoded), tokens, tuple(sorted(mismatched)))
