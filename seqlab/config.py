@@ -80,6 +80,10 @@ class EmbeddingConfig:
     """During training, replace each known word by the unknown-word id with this probability."""
     char: CharConfig = field(default_factory=CharConfig)
     """Character-level word features."""
+    init: Literal["normal", "uniform"] = "normal"
+    """Initial word, character and casing vectors: ``normal``, torch's N(0, 1) per entry; ``uniform``,
+    U(−√(3/dim), √(3/dim)) per entry (Lample et al. 2016, NCRF++), so that each vector has an expected
+    squared norm of 1 instead of ``dim``."""
     casing_dim: int = _bounded(0, lo=0)
     """Size of a learned embedding of each token's casing class (lower, UPPER, Title, mIxed, numeric,
     has-digit, other), concatenated to the word embedding; pairs with ``data.lowercase``. 0 turns it off."""

@@ -2,6 +2,8 @@
 (CNN or BiLSTM over the word's characters) and a casing-class embedding."""
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
@@ -61,6 +63,20 @@ class CharLSTM(nn.Module):
             _, (h_n, _) = self.rnn(packed)  # h_n (2, W, H)
             out = out.index_put((real.nonzero(as_tuple=True)[0],), torch.cat([h_n[0], h_n[1]], dim=1))  # (B*L, 2H)
         return out.reshape(batch, seq, -1)  # (B, L, 2H)
+
+
+def initialise_embeddings(module: nn.Module, kind: str) -> None:
+    """Re-draw every ``nn.Embedding`` under ``module``: ``uniform`` is U(−√(3/d), √(3/d)) (unit expected
+    squared norm per vector); ``normal`` leaves torch's N(0, 1). Padding rows stay 0."""
+    if kind == "normal":
+        return
+    for table in module.modules():
+        if isinstance(table, nn.Embedding):
+            bound = math.sqrt(3.0 / table.embedding_dim)
+            with torch.no_grad():
+                table.weight.uniform_(-bound, bound)
+                if table.padding_idx is not None:
+                    table.weight[table.padding_idx].zero_()
 
 
 class TokenEmbedding(nn.Module):

@@ -6,7 +6,7 @@ from torch import nn
 
 from seqlab.config import ModelConfig
 from seqlab.data import Batch, Vocabularies
-from seqlab.embedding import CharCNN, CharLSTM, TokenEmbedding
+from seqlab.embedding import CharCNN, CharLSTM, TokenEmbedding, initialise_embeddings
 from seqlab.encoder import ENCODERS
 from seqlab.errors import ModelError
 from seqlab.heads import HEADS
@@ -62,6 +62,7 @@ def build_model(config: ModelConfig, vocabs: Vocabularies) -> TaggerModel:
     elif emb.char.kind == "lstm":
         char = CharLSTM(len(vocabs.chars), emb.char.dim, emb.char.hidden)
     embedding = TokenEmbedding(len(vocabs.words), emb.dim, emb.dropout, emb.word_dropout, char, emb.casing_dim)
+    initialise_embeddings(embedding, emb.init)
     enc = config.encoder
     make_encoder = _lookup(ENCODERS, enc.cell, "model.encoder.cell")
     encoder = make_encoder(

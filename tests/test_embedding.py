@@ -52,3 +52,23 @@ def test_training_with_char_lstm_and_casing_on_lowercased_words(tiny_config, tmp
         lower = tagger.model.embed(collate(tagger.encode_tokens([["apple"]]), [0]))
     assert tagger.encode_tokens([["Apple"]])[0].words.tolist() == tagger.encode_tokens([["apple"]])[0].words.tolist()
     assert not torch.allclose(upper[0, 0, -4:], lower[0, 0, -4:])
+
+
+def test_uniform_init_bounds_every_table_and_keeps_padding_zero():
+    import math
+
+    from seqlab.embedding import CharCNN, TokenEmbedding, initialise_embeddings
+
+    torch.manual_seed(0)
+    emb = TokenEmbedding(500, 100, 0.0, 0.0, CharCNN(60, 30, 20, 3), casing_dim=6)
+    initialise_embeddings(emb, "uniform")
+    for table, dim in ((emb.words, 100), (emb.char.embed, 30), (emb.casing, 6)):
+        bound = math.sqrt(3.0 / dim)
+        weight = table.weight.detach()
+        assert weight.abs().max() <= bound
+        assert weight[0].eq(0).all()
+        # unit expected squared norm per vector (uniform variance bound²/3 = 1/dim per entry)
+        assert abs(float(weight[1:].pow(2).sum(1).mean()) - 1.0) < 0.15
+    before = emb.words.weight.detach().clone()
+    initialise_embeddings(emb, "normal")  # torch's default: left as it is
+    assert torch.equal(before, emb.words.weight.detach())
