@@ -75,6 +75,8 @@ class Checkpoint:
     optimizer: dict
     scheduler: dict
     fingerprint: str
+    scaler: dict | None = None
+    """fp16's gradient-scaler state."""
 
 
 def file_fingerprint(path: str | Path) -> str:
@@ -150,6 +152,7 @@ def save_checkpoint(
     scheduler: torch.optim.lr_scheduler.LRScheduler,
     fingerprint: str,
     rank_states: list[torch.Tensor] | None = None,
+    scaler: dict | None = None,
 ) -> None:
     """Write ``directory/checkpoint.safetensors`` atomically (temporary file, fsync, rename).
 
@@ -162,7 +165,7 @@ def save_checkpoint(
     schedule = {k: v for k, v in scheduler.state_dict().items() if k != "lr_lambdas"}
     state = dataclasses.asdict(progress)
     state["order_rng"] = _jsonable(progress.order_rng)
-    meta = {"format": FORMAT, "progress": state, "optimizer": optim_meta, "scheduler": schedule, "rng": rng_meta, "fingerprint": fingerprint}
+    meta = {"format": FORMAT, "progress": state, "optimizer": optim_meta, "scheduler": schedule, "rng": rng_meta, "fingerprint": fingerprint, "scaler": scaler}
     payload = save_safetensors({**tensors, **optim_tensors, **rng_tensors}, metadata={"seqlab": json.dumps(meta)})
     write_atomic(directory / CHECKPOINT, payload)
 
@@ -190,7 +193,7 @@ def read_checkpoint(directory: str | Path) -> tuple[Checkpoint, dict[str, torch.
         progress.order_rng = python_state(progress.order_rng)
         model = {name[len("model.") :]: t for name, t in tensors.items() if name.startswith("model.")}
         optim = _join_optimizer({n: t for n, t in tensors.items() if n.startswith("optim.")}, meta["optimizer"])
-        checkpoint = Checkpoint(progress, model, optim, dict(meta["scheduler"]), meta["fingerprint"])
+        checkpoint = Checkpoint(progress, model, optim, dict(meta["scheduler"]), meta["fingerprint"], meta.get("scaler"))
         rng = {n: t for n, t in tensors.items() if n.startswith("rng.")}
         if "rng.torch" not in rng or "rng.numpy" not in rng:
             raise KeyError("rng")

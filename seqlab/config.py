@@ -181,6 +181,9 @@ class TrainConfig:
     """CPU threads for torch (``null``: torch's default)."""
     device: str = "auto"
     """``auto`` (CUDA when available), ``cpu``, ``cuda`` or ``cuda:N``."""
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
+    """Training arithmetic: ``bf16``/``fp16`` run the network under ``torch.autocast`` (the CRF/softmax
+    head stays fp32; ``fp16`` adds a gradient scaler). Meant for GPUs; evaluation is always fp32."""
     checkpoint_every: int | None = _bounded(None, lo=1)
     """Also write the resumable checkpoint every this many batches (it is always written at each epoch's
     end); ``null``: only at epoch ends."""

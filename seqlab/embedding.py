@@ -8,6 +8,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
+from seqlab.amp import fp32_lstm_on_cpu
 from seqlab.data import CASINGS
 from seqlab.errors import ModelError
 
@@ -59,8 +60,10 @@ class CharLSTM(nn.Module):
         out = flat.new_zeros(batch * seq, self.output_dim, dtype=self.embed.weight.dtype)  # (B*L, 2H)
         if bool(real.any()):
             words = flat[real]  # (W, C): only real words go through the LSTM
-            packed = pack_padded_sequence(self.embed(words), counts[real].cpu(), batch_first=True, enforce_sorted=False)
-            _, (h_n, _) = self.rnn(packed)  # h_n (2, W, H)
+            with fp32_lstm_on_cpu(self.embed(words)) as embedded:
+                packed = pack_padded_sequence(embedded, counts[real].cpu(), batch_first=True, enforce_sorted=False)
+                _, (h_n, _) = self.rnn(packed)  # h_n (2, W, H)
+            h_n = h_n.to(out.dtype)
             out = out.index_put((real.nonzero(as_tuple=True)[0],), torch.cat([h_n[0], h_n[1]], dim=1))  # (B*L, 2H)
         return out.reshape(batch, seq, -1)  # (B, L, 2H)
 

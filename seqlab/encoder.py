@@ -14,6 +14,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from seqlab.amp import fp32_lstm_on_cpu
 from seqlab.cells import ScratchRecurrent, initialise_recurrent
 from seqlab.errors import ModelError
 
@@ -75,8 +76,9 @@ class RecurrentEncoder(nn.Module):
             h, _ = self.rnn(x, lengths)  # (B, L, hidden × directions), 0 at padding
             return self.output_dropout(h)
         seq = x.shape[1]
-        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        out, _ = self.rnn(packed)
+        with fp32_lstm_on_cpu(x) as x:
+            packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+            out, _ = self.rnn(packed)
         h, _ = pad_packed_sequence(out, batch_first=True, total_length=seq)  # (B, L, hidden × directions)
         return self.output_dropout(h)
 

@@ -22,6 +22,7 @@ from torch import nn
 from tqdm import tqdm
 
 from seqlab import bundle as files
+from seqlab.amp import autocast
 from seqlab.bundle import load_weights, save_weights, write_json
 from seqlab.checkpoint import Progress, save_checkpoint
 from seqlab.config import Config
@@ -122,6 +123,8 @@ class Run:
     """``perf_counter()`` when this process took the run over; ``progress.seconds`` counts from there."""
     seconds_before: float
     context: Context = SINGLE
+    scaler: torch.amp.GradScaler | None = None
+    """fp16's gradient scaler (``train.precision: fp16``)."""
 
     def elapsed(self) -> float:
         return self.seconds_before + time.perf_counter() - self.began
@@ -132,7 +135,8 @@ class Run:
         if self.context.main:
             self.progress.seconds = self.elapsed()
             ranks = states if self.context.active else None
-            save_checkpoint(self.directory, self.progress, self.model, self.optimizer, self.schedule, self.fingerprint, ranks)
+            scaler = self.scaler.state_dict() if self.scaler is not None else None
+            save_checkpoint(self.directory, self.progress, self.model, self.optimizer, self.schedule, self.fingerprint, ranks, scaler)
 
 
 def loop(run: Run, progress_bar: bool | None) -> TrainResult:
@@ -221,7 +225,7 @@ def train_epoch(run: Run, order: list[list[int]], epoch: int, progress: bool | N
     Each batch is this rank's share of a global batch; the totals (loss, sentences, stop requests) are
     summed over ranks every batch, so every rank holds the same progress and takes the same decisions.
     The gradient norm recorded is the global L2 norm of all parameter gradients before clipping."""
-    model, optimizer, state, train, context = run.model, run.optimizer, run.progress, run.config.train, run.context
+    model, optimizer, state, train, context, scaler = run.model, run.optimizer, run.progress, run.config.train, run.context, run.scaler
     model.train()
     max_norm = train.clip_grad_norm if train.clip_grad_norm is not None else math.inf
     last = time.perf_counter()
@@ -232,18 +236,32 @@ def train_epoch(run: Run, order: list[list[int]], epoch: int, progress: bool | N
             mine, weight = share(index, context)
             batch = collate([run.encoded[k] for k in mine], mine).to(run.device)
             optimizer.zero_grad(set_to_none=True)
-            loss = run.objective(batch)  # mean over this rank's sentences
+            with autocast(run.device, train.precision):
+                loss = run.objective(batch)  # mean over this rank's sentences
             local = loss.item()
             loss_sum, seen, stops = sum_all([local * len(mine) * weight, len(mine) * weight, float(bool(stop))], context)
             value = loss_sum / seen if seen else local
             norm = math.nan
             if math.isfinite(value):
-                (loss * loss_scale(len(mine), weight, len(index), train.loss_reduction, context)).backward()
+                objective = loss * loss_scale(len(mine), weight, len(index), train.loss_reduction, context)
+                if scaler is not None:
+                    scaler.scale(objective).backward()
+                    scaler.unscale_(optimizer)
+                else:
+                    objective.backward()
                 norm = float(nn.utils.clip_grad_norm_(model.parameters(), max_norm))  # scales only when clipping
             state.step += 1
-            if math.isfinite(value) and math.isfinite(norm):
-                optimizer.step()
-                state.largest = max(state.largest, norm)
+            overflow = scaler is not None and math.isfinite(value) and not math.isfinite(norm)
+            if math.isfinite(value) and (math.isfinite(norm) or overflow):
+                if scaler is not None:
+                    scaler.step(optimizer)  # no update when the scaled gradients overflowed
+                    scaler.update()  # and a smaller scale next time
+                else:
+                    optimizer.step()
+                if overflow:
+                    state.skipped += 1
+                else:
+                    state.largest = max(state.largest, norm)
                 state.loss_sum += loss_sum
                 state.seen += int(seen)
                 bar.update(int(seen))

@@ -38,7 +38,9 @@ class TaggerModel(nn.Module):
 
     def loss(self, batch: Batch) -> torch.Tensor:
         assert batch.tags is not None, "training batches carry tags"
-        return self.head.loss(self.emissions(batch), batch.tags, batch.mask)
+        emissions = self.emissions(batch)  # (B, L, T), 16-bit under autocast
+        with torch.autocast(emissions.device.type, enabled=False):  # the head always in fp32
+            return self.head.loss(emissions.float(), batch.tags, batch.mask)
 
     def decode(self, batch: Batch) -> torch.Tensor:
         """Predicted tag ids, ``(B, L)``; 0 at padding."""

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from seqlab import bundle as files
+from seqlab.amp import scaler as make_scaler
 from seqlab.bundle import Bundle, load_bundle, load_state, save_bundle, write_atomic
 from seqlab.checkpoint import CHECKPOINT, Progress, file_fingerprint, read_checkpoint, restore_rng
 from seqlab.config import Config, TrainConfig, load_config
@@ -222,6 +223,8 @@ def resume(directory: str | Path, overrides: Sequence[str] = (), progress: bool 
 
         _main_only(context, tidy)
         run = _make_run(config, directory, device, encoded, model, optimizer, schedule, rng, state, fingerprint, bundle, dev_sents, test_sents, began, context)
+        if run.scaler is not None and checkpoint.scaler is not None:
+            run.scaler.load_state_dict(checkpoint.scaler)
         log.info("resuming %s at epoch %d, batch %d", directory, state.epoch + 1, state.step)
         return loop(run, progress)
     finally:
@@ -261,7 +264,7 @@ def _make_run(config, directory, device, encoded, model, optimizer, schedule, rn
     objective = wrap(model, context, device)
     return Run(
         config, directory, device, encoded, model, objective, optimizer, schedule, rng, state, fingerprint, tagger, dev_score,
-        test_sents, count_parameters(model), began, state.seconds, context,
+        test_sents, count_parameters(model), began, state.seconds, context, make_scaler(device, config.train.precision),
     )
 
 

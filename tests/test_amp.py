@@ -1,0 +1,47 @@
+"""train.precision on the CPU: bf16 and fp16 autocast train, the head stays fp32, fp16's scaler resumes."""
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+import torch
+
+from seqlab.amp import autocast
+from seqlab.bundle import HISTORY
+from seqlab.checkpoint import read_checkpoint
+from seqlab.config import replace_in
+from seqlab.data import collate
+from seqlab.tagger import Tagger
+from seqlab.train import resume, train
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+@pytest.mark.parametrize("encoder", [("lstm", "fused", "lstm"), ("gru", "scratch", "cnn")])
+def test_mixed_precision_trains_on_cpu(tiny_config, tmp_path, precision, encoder):
+    cell, impl, char = encoder
+    config = tiny_config
+    for key, value in (("train.precision", precision), ("model.encoder.cell", cell), ("model.encoder.impl", impl), ("model.embedding.char.kind", char), ("train.epochs", 4)):
+        config = replace_in(config, key, value)
+    result = train(config, tmp_path / "m", progress=False)
+    rows = [json.loads(line) for line in (tmp_path / "m" / HISTORY).read_text().splitlines()]
+    assert rows[-1]["loss"] < rows[0]["loss"]
+    assert result.dev.f1 > 0.5
+    tagger = Tagger.load(tmp_path / "m")
+    assert all(p.dtype == torch.float32 for p in tagger.model.parameters())  # weights stay fp32
+    batch = collate(tagger.encode_tokens([["I", "eat", "the", "apple", "."]]), [0])
+    with autocast(torch.device("cpu"), precision):
+        emissions = tagger.model.emissions(batch)
+        tagger.model.train()
+        labelled = dataclasses.replace(batch, tags=batch.words.clamp(max=len(tagger.bundle.vocabs.tags) - 1))
+        loss = tagger.model.loss(labelled)
+    assert emissions.dtype == {"bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+    assert loss.dtype == torch.float32  # the CRF ran in fp32
+
+
+def test_fp16_scaler_state_is_checkpointed_and_resumed(tiny_config, tmp_path):
+    config = replace_in(replace_in(replace_in(tiny_config, "train.precision", "fp16"), "train.epochs", 2), "train.patience", None)
+    train(config, tmp_path / "m", progress=False)
+    checkpoint, _, _ = read_checkpoint(tmp_path / "m")
+    assert checkpoint.scaler is not None and checkpoint.scaler["scale"] > 0
+    assert resume(tmp_path / "m", ["train.epochs=3"], progress=False).epochs_run == 3
