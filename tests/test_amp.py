@@ -45,3 +45,14 @@ def test_fp16_scaler_state_is_checkpointed_and_resumed(tiny_config, tmp_path):
     checkpoint, _, _ = read_checkpoint(tmp_path / "m")
     assert checkpoint.scaler is not None and checkpoint.scaler["scale"] > 0
     assert resume(tmp_path / "m", ["train.epochs=3"], progress=False).epochs_run == 3
+
+
+def test_gpu_check_script_passes_on_the_cpu():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, str(root / "scripts" / "gpu_check.py"), "--device", "cpu", "--epochs", "2"], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "fused vs scratch on cpu" in done.stdout and "all checks passed" in done.stdout
