@@ -64,9 +64,9 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a key for every run")
     sweep.add_argument("--out", default="runs/sweep", help="model directories, sweep.json and sweep.csv (default runs/sweep)")
 
-    export = sub.add_parser("export", help="write the model (ids in, tag ids out, decode included) as one TorchScript file")
+    export = sub.add_parser("export", help="write the model as one TorchScript (ids in, tag ids out) or ONNX file")
     export.add_argument("--model", required=True, help="model directory")
-    export.add_argument("--format", choices=("torchscript",), default="torchscript", help="export format")
+    export.add_argument("--format", choices=("torchscript", "onnx"), default="torchscript", help="torchscript: decode included; onnx: scores + transition scores, decode with seqlab.export.viterbi_numpy")
     export.add_argument("--out", required=True, help="file to write")
     export.add_argument("--check", action="store_true", help="run the export and the eager model on the dev data (or --data) and fail unless every tag matches")
     export.add_argument("--data", help="labelled or unlabelled file for --check (default: the model's data.dev)")
@@ -232,7 +232,7 @@ def _export(args: argparse.Namespace) -> int:
         raise ModelError(f"{args.model}: the model has no data.dev; give --data FILE for --check")
     sentences = [Sentence(s.tokens, None) for s in iter_corpus(source, data, require_tags=False)]
     encoded = [encode(s, tagger.bundle.vocabs, data) for s in sentences]
-    parity = check(load_exported(out), tagger, encoded)
+    parity = check(load_exported(out, args.format), tagger, encoded)
     if parity.mismatched:
         raise ModelError(f"{out}: tags differ from the eager model on {len(parity.mismatched)} of {parity.sentences} sentences of {source} (first: sentence {parity.mismatched[0] + 1})")
     print(f"check: identical tags on all {parity.sentences} sentences ({parity.tokens} tokens) of {source}")

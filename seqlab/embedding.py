@@ -6,7 +6,7 @@ import math
 
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from seqlab.amp import fp32_lstm_on_cpu
 from seqlab.data import CASINGS
@@ -57,6 +57,19 @@ class CharLSTM(nn.Module):
         flat = chars.reshape(batch * seq, width)  # (B*L, C)
         counts = (flat != 0).sum(dim=1)  # (B*L,)
         real = counts > 0  # (B*L,)
+        if torch.onnx.is_in_onnx_export():
+            # No data-dependent selection in an ONNX graph: every word goes through (empty ones read one
+            # padding character) and the padded words are zeroed; the same values for the real words.
+            # The final states are read from the output sequence (the exporter handles a packed LSTM's
+            # output, not its h_n): forward at the last character, backward at the first.
+            lengths = counts.clamp(min=1)  # (B*L,)
+            packed = pack_padded_sequence(self.embed(flat), lengths.cpu(), batch_first=True, enforce_sorted=False)
+            steps, _ = pad_packed_sequence(self.rnn(packed)[0], batch_first=True, total_length=width)  # (B*L, C, 2H)
+            hidden = self.output_dim // 2
+            last = (lengths - 1).view(-1, 1, 1).expand(-1, 1, hidden)  # (B*L, 1, H)
+            forward = steps[:, :, :hidden].gather(1, last).squeeze(1)  # (B*L, H)
+            backward = steps[:, 0, hidden:]  # (B*L, H)
+            return (torch.cat([forward, backward], dim=1) * real.unsqueeze(1)).reshape(batch, seq, -1)  # (B, L, 2H)
         out = flat.new_zeros(batch * seq, self.output_dim, dtype=self.embed.weight.dtype)  # (B*L, 2H)
         if bool(real.any()):
             words = flat[real]  # (W, C): only real words go through the LSTM

@@ -1,6 +1,7 @@
 """Export a trained tagger as one self-contained program from ids to tag ids, and check it.
 
     seqlab export --model runs/apple_lstm --format torchscript --out apple.pt --check
+    seqlab export --model runs/apple_lstm --format onnx --out apple.onnx --check
 
 The exported module takes the ids seqlab's vocabularies give (``seqlab.tagger.Tagger.encode_tokens``
 then ``seqlab.data.collate``) and returns the best tag ids:
@@ -14,7 +15,9 @@ head's argmax (its constrained Viterbi when the decoder is constrained).
 TorchScript: the embedding → encoder → projection part is traced (it holds no data-dependent Python
 control flow once a batch is given: packing is recorded as an op on ``lengths``; a model trained with
 the scratch cells is exported through the fused modules, which hold the same parameters), the decode
-is scripted (a loop over time that works for any length). ``check`` runs the exported program and the
+is scripted (a loop over time that works for any length). ONNX: the same traced part, exported with
+dynamic batch/length axes, outputs the tag scores and the start/transition/end scores; the decode is
+``viterbi_numpy`` (documented below), which ``OnnxTagger`` applies to onnxruntime's outputs. ``check`` runs the exported program and the
 eager model on labelled data and reports every sentence whose tags differ.
 """
 from __future__ import annotations
@@ -24,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -34,7 +38,7 @@ from seqlab.heads import CRFHead
 from seqlab.model import TaggerModel, build_model
 from seqlab.tagger import Tagger
 
-FORMATS = ("torchscript",)
+FORMATS = ("torchscript", "onnx")
 
 
 @torch.jit.script
@@ -136,19 +140,105 @@ def build_exported(tagger: Tagger) -> torch.jit.ScriptModule:
     return torch.jit.script(ExportedTagger(traced, start, transitions, end, log_softmax=not is_crf, argmax=argmax))
 
 
+class _Scores(nn.Module):
+    """For ONNX: ``(words, chars, casing, lengths)`` → ``(scores (B, L, T), start (T,), transitions (T, T), end (T,))``.
+
+    The decode is ``viterbi_numpy`` over these four (ONNX holds no loop-carried back-pointers here):
+    CRF emissions with its transition scores; a constrained softmax head's log-probabilities with 0/−inf
+    scores; an unconstrained softmax head's scores with zeros (Viterbi then is the per-token argmax).
+    """
+
+    def __init__(self, model: TaggerModel) -> None:
+        super().__init__()
+        self.emissions = _Emissions(model)
+        head = model.head
+        start, transitions, end = (t.detach().clone() for t in head.scores())
+        self.log_softmax = not isinstance(head, CRFHead)
+        self.register_buffer("start", start)
+        self.register_buffer("transitions", transitions)
+        self.register_buffer("end", end)
+
+    def forward(self, words: torch.Tensor, chars: torch.Tensor, casing: torch.Tensor, lengths: torch.Tensor):
+        scores = self.emissions(words, chars, casing, lengths)  # (B, L, T)
+        if self.log_softmax:
+            scores = scores.log_softmax(dim=2)
+        return scores, self.start, self.transitions, self.end
+
+
+INPUTS = ("words", "chars", "casing", "lengths")
+
+
+def _write_onnx(tagger: Tagger, out: Path) -> None:
+    axes = {"words": {0: "batch", 1: "length"}, "chars": {0: "batch", 1: "length", 2: "word_chars"}, "casing": {0: "batch", 1: "length"},
+            "lengths": {0: "batch"}, "scores": {0: "batch", 1: "length"}}
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            _Scores(_fused(tagger)), _example(tagger), str(out), dynamo=False, input_names=list(INPUTS),
+            output_names=["scores", "start", "transitions", "end"], dynamic_axes=axes,
+        )
+
+
 def export(tagger: Tagger, fmt: str, out: str | Path) -> Path:
     if fmt not in FORMATS:
         raise ModelError(f"--format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
     out = Path(out)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        build_exported(tagger).save(str(out))
+        if fmt == "onnx":
+            _write_onnx(tagger, out)
+        else:
+            build_exported(tagger).save(str(out))
     except OSError as err:
         raise ModelError(f"{out}: cannot write ({err.strerror or err})") from None
     return out
 
 
-def load_exported(path: str | Path) -> torch.jit.ScriptModule:
+def viterbi_numpy(scores: np.ndarray, lengths: np.ndarray, start: np.ndarray, transitions: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """The decode step for the ONNX export, in NumPy: best tag ids ``(B, L)``, 0 at padding (the same
+    max-product recursion as ``viterbi_ids``)."""
+    batch, seq, _ = scores.shape
+    path = np.zeros((batch, seq), dtype=np.int64)
+    for b in range(batch):
+        n = int(lengths[b])
+        delta = start + scores[b, 0]  # (T,)
+        pointers = []
+        for t in range(1, n):
+            candidates = delta[:, None] + transitions  # (T_prev, T)
+            pointers.append(candidates.argmax(axis=0))  # (T,)
+            delta = candidates.max(axis=0) + scores[b, t]  # (T,)
+        tag = int(np.argmax(delta + end))
+        path[b, n - 1] = tag
+        for t in range(n - 1, 0, -1):
+            tag = int(pointers[t - 1][tag])
+            path[b, t - 1] = tag
+    return path
+
+
+class OnnxTagger:
+    """An ONNX export run by onnxruntime plus ``viterbi_numpy``: callable like the TorchScript program."""
+
+    def __init__(self, path: str | Path) -> None:
+        try:
+            import onnxruntime
+        except ImportError:
+            raise ModelError("running an ONNX export needs onnxruntime: pip install -e '.[export]'") from None
+        try:
+            self.session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        except Exception as err:  # onnxruntime raises its own exception types
+            raise ModelError(f"{path}: not an ONNX file written by seqlab export ({str(err).splitlines()[0][:120]})") from None
+        self.inputs = [i.name for i in self.session.get_inputs()]  # unused inputs (e.g. chars) are pruned
+
+    def __call__(self, words: torch.Tensor, chars: torch.Tensor, casing: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        given = dict(zip(INPUTS, (words, chars, casing, lengths)))
+        scores, start, transitions, end = self.session.run(None, {name: given[name].numpy() for name in self.inputs})
+        return torch.from_numpy(viterbi_numpy(scores, lengths.numpy(), start, transitions, end))
+
+
+def load_exported(path: str | Path, fmt: str = "torchscript"):
+    """A callable ``(words, chars, casing, lengths) → tag ids`` for an exported file."""
+    if fmt == "onnx":
+        return OnnxTagger(path)
     try:
         return torch.jit.load(str(path), map_location="cpu")
     except (RuntimeError, ValueError, OSError) as err:
@@ -164,7 +254,7 @@ class Parity:
 
 
 @torch.no_grad()
-def check(exported: torch.jit.ScriptModule, tagger: Tagger, encoded: Sequence[EncodedSentence], batch_size: int = 32) -> Parity:
+def check(exported, tagger: Tagger, encoded: Sequence[EncodedSentence], batch_size: int = 32) -> Parity:
     """Run the exported module and the eager model on ``encoded`` (batched by length) and compare every tag."""
     model = tagger.model.cpu().eval()
     nonempty = [k for k, e in enumerate(encoded) if e.words.shape[0] > 0]

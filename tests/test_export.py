@@ -1,4 +1,5 @@
-"""Export: the TorchScript program gives the eager model's tags, tag for tag, for every head and encoder."""
+"""Export: the TorchScript program and the ONNX graph + NumPy decode give the eager model's tags, tag for
+tag, for every head and encoder."""
 from __future__ import annotations
 
 import itertools
@@ -9,10 +10,10 @@ import torch
 from seqlab.config import load_config
 from seqlab.data import Sentence, encode, read_corpus
 from seqlab.errors import ModelError
-from seqlab.export import check, export, load_exported, viterbi_ids
+from seqlab.export import check, export, load_exported, viterbi_ids, viterbi_numpy
 from seqlab.tagger import Tagger
 from seqlab.train import train
-from tests.conftest import tiny_overrides
+from tests.conftest import tiny_overrides, tiny_sentences, write_conll
 
 VARIANTS = {
     "lstm-crf-charcnn": ["model.encoder.cell=lstm", "model.embedding.char.kind=cnn"],
@@ -22,14 +23,23 @@ VARIANTS = {
 }
 
 
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> dict:
+    """Each variant trained once (2 epochs) for both export formats."""
+    base = tmp_path_factory.mktemp("export")
+    data = {name: write_conll(base / f"{name}.conll", tiny_sentences(n, seed)) for name, n, seed in (("train", 60, 1), ("dev", 20, 2), ("test", 20, 3))}
+    for name, extra in VARIANTS.items():
+        train(load_config(None, tiny_overrides(data, base / name) + extra + ["train.epochs=2"]), progress=False)
+    return {"base": base, **data}
+
+
+@pytest.mark.parametrize("fmt", ["torchscript", "onnx"])
 @pytest.mark.parametrize("name", sorted(VARIANTS))
-def test_exported_tags_equal_eager_tags(name, tiny_data, tmp_path):
-    config = load_config(None, tiny_overrides(tiny_data, tmp_path / name) + VARIANTS[name] + ["train.epochs=2"])
-    train(config, progress=False)
-    tagger = Tagger.load(tmp_path / name)
-    path = export(tagger, "torchscript", tmp_path / f"{name}.pt")
-    exported = load_exported(path)
-    sentences = read_corpus(tiny_data["dev"], tagger.bundle.config.data) + read_corpus(tiny_data["test"], tagger.bundle.config.data)
+def test_exported_tags_equal_eager_tags(name, fmt, trained, tmp_path):
+    tagger = Tagger.load(trained["base"] / name)
+    path = export(tagger, fmt, tmp_path / f"{name}.{fmt}")
+    exported = load_exported(path, fmt)
+    sentences = read_corpus(trained["dev"], tagger.bundle.config.data) + read_corpus(trained["test"], tagger.bundle.config.data)
     odd = [Sentence(("Zyx", "qq", "apple", "!!", "Apple") * 9, None), Sentence(("x",), None)]  # unseen words, long and short
     encoded = [encode(Sentence(s.tokens, None), tagger.bundle.vocabs, tagger.bundle.config.data) for s in sentences + odd]
     parity = check(exported, tagger, encoded, batch_size=7)
@@ -56,23 +66,25 @@ def test_scripted_viterbi_against_enumeration(seed):
     transitions[0, 1] = transitions[2, 2] = float("-inf")  # forbidden moves, as constrained decoding has
     start[3] = float("-inf")
     paths = viterbi_ids(emissions, lengths, start, transitions, end)
+    on_host = viterbi_numpy(emissions.numpy(), lengths.numpy(), start.numpy(), transitions.numpy(), end.numpy())
     for b, n in enumerate(lengths.tolist()):
-        assert paths[b, :n].tolist() == brute_force(emissions[b], n, start, transitions, end)
-        assert paths[b, n:].eq(0).all()
+        best = brute_force(emissions[b], n, start, transitions, end)
+        assert paths[b, :n].tolist() == best and on_host[b, :n].tolist() == best
+        assert paths[b, n:].eq(0).all() and (on_host[b, n:] == 0).all()
 
 
-def test_a_file_that_is_not_an_export_is_a_model_error(tmp_path):
-    path = tmp_path / "bogus.pt"
-    path.write_bytes(b"not a zip archive")
-    with pytest.raises(ModelError, match="bogus.pt: not a TorchScript file"):
-        load_exported(path)
+@pytest.mark.parametrize("fmt,message", [("torchscript", "not a TorchScript file"), ("onnx", "not an ONNX file")])
+def test_a_file_that_is_not_an_export_is_a_model_error(tmp_path, fmt, message):
+    path = tmp_path / "bogus.bin"
+    path.write_bytes(b"not a model")
+    with pytest.raises(ModelError, match=f"bogus.bin: {message}"):
+        load_exported(path, fmt)
 
 
-def test_export_cli_with_check(tiny_config, tmp_path, capsys):
+def test_export_cli_with_check(trained, tmp_path, capsys):
     from seqlab.cli import main
 
-    train(tiny_config, progress=False)
-    model = str(tiny_config.output_dir)
-    assert main(["export", "--model", model, "--out", str(tmp_path / "m.pt"), "--check"]) == 0
-    out = capsys.readouterr().out
-    assert "check: identical tags on all 20 sentences" in out
+    model = str(trained["base"] / "lstm-crf-charcnn")
+    for fmt in ("torchscript", "onnx"):
+        assert main(["export", "--model", model, "--format", fmt, "--out", str(tmp_path / f"m.{fmt}"), "--check"]) == 0
+        assert "check: identical tags on all 20 sentences" in capsys.readouterr().out
