@@ -43,6 +43,8 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("--probs", action="store_true", help="add each token's tag probability and each entity's confidence")
     predict.add_argument("--nbest", type=int, default=0, metavar="K", help="also give the K best tag sequences with their probabilities")
     predict.add_argument("--impl", choices=("fused", "scratch"), help="run the recurrent encoder with this implementation (same weights)")
+    predict.add_argument("--batch-size", type=int, metavar="N", help="sentences per decode batch (default: the model's train.eval_batch_size; on these CPUs 32 beat 512 by 3x)")
+    predict.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (a model trained anywhere runs anywhere)")
 
     inspect = sub.add_parser("inspect", help="print the encoder's gate values and state norms token by token")
     inspect.add_argument("--model", required=True, help="model directory (trained with either impl)")
@@ -147,14 +149,18 @@ def _predict(args: argparse.Namespace) -> int:
         if not tokens:
             raise DataError(None, None, "--text is empty: give a sentence to tag")
         sentences = iter([tokens])
-    tagger = Tagger.load(args.model, impl=args.impl)
+    from seqlab.train import resolve_device
+
+    if args.batch_size is not None and args.batch_size < 1:
+        raise DataError(None, None, f"--batch-size: expected a number >= 1, got {args.batch_size}")
+    tagger = Tagger.load(args.model, device=resolve_device(args.device, "--device"), impl=args.impl)
     if args.text is None:
         sentences = read_sentences(args.input, args.input_format, tagger.bundle.config.data)
     start, count = time.perf_counter(), 0
     out = sys.stdout
     if args.nbest < 0:
         raise DataError(None, None, f"--nbest: expected a number >= 0, got {args.nbest}")
-    for tagged in tag_stream(tagger, sentences, with_probs=args.probs, nbest=args.nbest):
+    for tagged in tag_stream(tagger, sentences, with_probs=args.probs, nbest=args.nbest, batch_size=args.batch_size):
         out.write(format_sentence(tagged, args.format))
         count += 1
     out.flush()

@@ -46,9 +46,11 @@ def read_sentences(source: str, input_format: str, data: DataConfig) -> Iterator
 
 
 def tag_stream(
-    tagger: Tagger, sentences: Iterable[tuple[str, ...]], with_probs: bool = False, nbest: int = 0, chunk: int = 2048
+    tagger: Tagger, sentences: Iterable[tuple[str, ...]], with_probs: bool = False, nbest: int = 0, chunk: int = 2048,
+    batch_size: int | None = None,
 ) -> Iterator[Analysis]:
-    """Tag sentences ``chunk`` at a time (each chunk is length-sorted into batches), in input order.
+    """Tag sentences ``chunk`` at a time (each chunk is length-sorted into batches of ``batch_size``,
+    default ``train.eval_batch_size``), in input order.
 
     Without ``with_probs`` or ``nbest`` only Viterbi runs; the analyses then carry no probabilities.
     """
@@ -58,9 +60,9 @@ def tag_stream(
         if not block:
             return
         if with_probs or nbest:
-            yield from tagger.analyse(block, nbest=nbest)
+            yield from tagger.analyse(block, nbest=nbest, batch_size=batch_size)
         else:
-            for tokens, tags in zip(block, tagger.predict_tokens(block)):
+            for tokens, tags in zip(block, tagger.predict_tokens(block, batch_size)):
                 yield Analysis(tokens, tags, (), (), ())
 
 

@@ -51,12 +51,14 @@ def quiet_training() -> Iterator[None]:
         log.setLevel(level)
 
 
-def resolve_device(name: str) -> torch.device:
-    """``auto`` → CUDA when available, else CPU; explicit CUDA names must exist."""
+def resolve_device(name: str, key: str = "'train.device'") -> torch.device:
+    """``auto`` → CUDA when available, else CPU; explicit CUDA names must exist (errors name ``key``)."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name not in ("cpu", "cuda") and not (name.startswith("cuda:") and name[5:].isdigit()):
+        raise ConfigError([f"{key}: expected 'auto', 'cpu', 'cuda' or 'cuda:N', got {name!r}"])
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError([f"'train.device': {name!r} requested but CUDA is not available"])
+        raise ConfigError([f"{key}: {name!r} requested but CUDA is not available"])
     return torch.device(name)
 
 

@@ -152,3 +152,20 @@ def test_python_api_predict(trained):
     assert len(tagged[1].tags) == 4
     with pytest.raises(Exception, match="list of texts"):
         Tagger.load(trained).predict("one string")  # type: ignore[arg-type]
+
+
+def test_predict_batch_size_and_device_flags(tiny_config, capsys):
+    from seqlab.cli import main
+    from seqlab.train import train
+
+    train(tiny_config, progress=False)
+    model = str(tiny_config.output_dir)
+    outputs = []
+    for size in ("1", "64"):
+        assert main(["predict", "--model", model, "--text", "I eat the apple .", "--batch-size", size, "--device", "cpu"]) == 0
+        outputs.append(capsys.readouterr().out)
+    assert outputs[0] == outputs[1] and outputs[0].count("\n") == 6
+    assert main(["predict", "--model", model, "--text", "x", "--device", "gpu"]) == 1
+    assert "--device: expected 'auto', 'cpu', 'cuda' or 'cuda:N', got 'gpu'" in capsys.readouterr().err
+    assert main(["predict", "--model", model, "--text", "x", "--batch-size", "0"]) == 1
+    assert "--batch-size: expected a number >= 1" in capsys.readouterr().err
