@@ -83,7 +83,7 @@ def _train(args: argparse.Namespace) -> int:
     from seqlab.config import dump_config, load_config
     from seqlab.data import build_vocabularies, read_corpus
     from seqlab.model import build_model, count_parameters
-    from seqlab.train import resume, train
+    from seqlab.train import _to_model_scheme, resume, train
 
     if args.resume is not None:
         if args.output or args.overwrite or args.dry_run:
@@ -97,7 +97,8 @@ def _train(args: argparse.Namespace) -> int:
             from seqlab.errors import ConfigError
 
             raise ConfigError(["'data.train': required to count parameters"], args.config)
-        vocabs = build_vocabularies(read_corpus(config.data.train, config.data), config.data)
+        config, sentences = _to_model_scheme(config, read_corpus(config.data.train, config.data))
+        vocabs = build_vocabularies(sentences, config.data)  # tags in the model's scheme, as training has them
         print(dump_config(config), end="")
         print(f"# parameters: {count_parameters(build_model(config.model, vocabs))}")
         return 0

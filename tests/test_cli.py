@@ -87,6 +87,10 @@ def test_dry_run_prints_config_and_parameter_count(tiny_data, tmp_path, capsys):
     code, out, _ = run(capsys, *args)
     assert code == 0 and "cell: gru" in out and "# parameters:" in out
     assert not (tmp_path / "m").exists()
+    # The count is the trained model's (tags converted to the model's scheme first, as training does).
+    code, _, _ = run(capsys, *[a for a in args if a != "--dry-run"], "--set", "train.epochs=1")
+    trained = json.loads((tmp_path / "m" / "metrics.json").read_text())["parameters"]
+    assert f"# parameters: {trained}" in out
 
 
 def assert_one_line_error(code: int, err: str, *needles: str) -> None:
