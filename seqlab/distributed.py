@@ -104,7 +104,9 @@ def wrap(model: nn.Module, context: Context, device: torch.device) -> nn.Module:
     if not context.active:
         return module
     ids = [device.index] if device.type == "cuda" else None
-    return nn.parallel.DistributedDataParallel(module, device_ids=ids)
+    # A rank whose share of a batch holds only one-token sentences never touches the CRF's transition
+    # scores (CoNLL-2003 has many such sentences): DDP must look for unused parameters every step.
+    return nn.parallel.DistributedDataParallel(module, device_ids=ids, find_unused_parameters=True)
 
 
 def sum_all(values: list[float], context: Context) -> list[float]:
