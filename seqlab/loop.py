@@ -197,9 +197,8 @@ def _append_history(path: Path, record: dict) -> None:
 def finish(run: Run) -> TrainResult:
     """Reload the best weights, score the test file, write ``metrics.json`` (rank 0; the others only return)."""
     state = run.progress
-    seconds = run.elapsed()
     if not run.context.main:
-        return TrainResult(run.directory, state.best_epoch, state.epoch, None, None, run.parameters, seconds)
+        return TrainResult(run.directory, state.best_epoch, state.epoch, None, None, run.parameters, run.elapsed())
     load_weights(run.directory, run.model)
     test = Scorer(run.test_sents, run.tagger, run.config.train.eval_batch_size)() if run.test_sents else None
     seconds = run.elapsed()

@@ -288,17 +288,22 @@ def test_a_pickle_in_place_of_the_checkpoint_is_refused_and_runs_nothing(damaged
     assert not marker.exists()
 
 
-def test_nonfinite_loss_stops_naming_the_batch_and_keeps_the_work(tiny_config, tmp_path, monkeypatch):
-    config = replace_in(replace_in(tiny_config, "train.epochs", 4), "train.patience", None)
+def poison_losses(monkeypatch, factors: dict[int, float]) -> list[int]:
+    """Multiply the loss of the listed calls (1-based) by a factor such as NaN; returns the call counter."""
     real = TaggerModel.loss
     calls = [0]
 
     def poisoned(self, batch):
         calls[0] += 1
-        loss = real(self, batch)
-        return loss * float("nan") if calls[0] == 20 else loss  # epoch 3, batch 4
+        return real(self, batch) * factors.get(calls[0], 1.0)
 
     monkeypatch.setattr(TaggerModel, "loss", poisoned)
+    return calls
+
+
+def test_nonfinite_loss_stops_naming_the_batch_and_keeps_the_work(tiny_config, tmp_path, monkeypatch):
+    config = replace_in(replace_in(tiny_config, "train.epochs", 4), "train.patience", None)
+    calls = poison_losses(monkeypatch, {20: float("nan")})  # call 20: epoch 3, batch 4
     with pytest.raises(TrainingError, match=r"the loss became nan at epoch 3, batch 4; the last checkpoint and the best model"):
         train(config, tmp_path / "m", progress=False)
     state, _, _ = read_checkpoint(tmp_path / "m")
@@ -311,14 +316,7 @@ def test_nonfinite_loss_stops_naming_the_batch_and_keeps_the_work(tiny_config, t
 
 def test_skip_nonfinite_skips_and_counts(tiny_config, tmp_path, monkeypatch):
     config = replace_in(replace_in(tiny_config, "train.epochs", 2), "train.skip_nonfinite", True)
-    real = TaggerModel.loss
-    calls = [0]
-
-    def poisoned(self, batch):
-        calls[0] += 1
-        return real(self, batch) * (float("inf") if calls[0] in (2, 5) else 1.0)
-
-    monkeypatch.setattr(TaggerModel, "loss", poisoned)
+    poison_losses(monkeypatch, {2: float("inf"), 5: float("inf")})
     result = train(config, tmp_path / "m", progress=False)
     rows = [json.loads(line) for line in (tmp_path / "m" / HISTORY).read_text().splitlines()]
     assert [r["skipped_batches"] for r in rows] == [2, 0]
