@@ -6,6 +6,8 @@ file and line.
 """
 from __future__ import annotations
 
+import functools
+
 import json
 import random
 from collections.abc import Iterable, Iterator, Sequence
@@ -167,6 +169,7 @@ CASINGS = ("<pad>", "lower", "UPPER", "Title", "mIxed", "numeric", "has-digit", 
 """Casing classes of ``casing_id``; index 0 is padding."""
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def casing_id(token: str) -> int:
     """The casing class of a token, an index into ``CASINGS`` (1-based; 0 is padding).
 
@@ -226,9 +229,7 @@ def encode(sentence: Sentence, vocabs: Vocabularies, data: DataConfig, path: str
     )  # (length,)
     char_ids = [vocabs.chars.ids(t[:MAX_WORD_CHARS]) or [1] for t in sentence.tokens]
     width = max((len(c) for c in char_ids), default=1)
-    chars = torch.zeros(len(char_ids), width, dtype=torch.long)  # (length, chars)
-    for i, ids in enumerate(char_ids):
-        chars[i, : len(ids)] = torch.tensor(ids, dtype=torch.long)
+    chars = torch.tensor([ids + [0] * (width - len(ids)) for ids in char_ids], dtype=torch.long).view(len(char_ids), width)  # (length, chars)
     tags = None
     if sentence.tags is not None:
         unknown = [t for t in sentence.tags if t not in vocabs.tags]
