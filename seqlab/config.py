@@ -172,6 +172,9 @@ class TrainConfig:
     """Rescale gradients whose global L2 norm exceeds this; ``null`` turns clipping off."""
     patience: int | None = _bounded(10, lo=1)
     """Stop after this many epochs without a better dev score; ``null`` trains all epochs."""
+    stop_at: float | None = _bounded(None, lo=0.0, hi=1.0)
+    """Stop once the dev score reaches this value (``1.0``: a task that can be solved exactly, as the
+    synthetic experiments); ``null``: train until ``epochs`` or ``patience`` ends it."""
     metric: Literal["f1", "accuracy"] = "f1"
     """Dev score that selects the kept epoch and drives early stopping: span F1 (entities) or token
     accuracy (POS tagging and other tag sets without spans)."""
@@ -349,6 +352,8 @@ def config_from_dict(raw: Any, source: str | None = None) -> Config:
     _check_device(config.train.device, problems)
     _check_encoder(config.model.encoder, problems)
     _check_embedding(config.model.embedding, problems)
+    if config.train.stop_at is not None and not config.data.dev:
+        problems.append("'train.stop_at': stopping at a dev score needs a dev file; set data.dev")
     if problems:
         raise ConfigError(problems, source)
     return config

@@ -176,6 +176,9 @@ def loop(run: Run, progress_bar: bool | None) -> TrainResult:
             if config.train.patience is not None and state.stale >= config.train.patience:
                 log.info("no dev %s improvement for %d epochs: stopping", config.train.metric, state.stale)
                 state.stopped = True
+            if config.train.stop_at is not None and state.best_score is not None and state.best_score >= config.train.stop_at:
+                log.info("dev %s reached %.4f (train.stop_at %s): stopping", config.train.metric, state.best_score, config.train.stop_at)
+                state.stopped = True
             state.stopped = state.stopped or epoch >= config.train.epochs
             stale, stopped, best = from_main([state.stale, float(state.stopped), state.best_epoch], run.context)  # rank 0 judged dev
             state.stale, state.stopped, state.best_epoch = int(stale), bool(stopped), int(best)

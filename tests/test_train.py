@@ -56,6 +56,20 @@ def test_early_stopping_when_dev_f1_stalls(tiny_config):
     assert result.epochs_run == 3 and result.best_epoch == 1
 
 
+def test_stop_at_ends_training_once_dev_reaches_the_score(tiny_config, tmp_path):
+    free = history(train(replace_in(replace_in(tiny_config, "train.epochs", 8), "train.patience", None), tmp_path / "free", progress=False).output_dir)
+    scores = [r["dev_f1"] for r in free]
+    target = max(scores[1:-1])  # first reached after epoch 1 and before the last (asserted below)
+    first = next(i for i, f1 in enumerate(scores) if f1 >= target)
+    assert 0 < first < len(scores) - 1, scores
+    config = replace_in(replace_in(replace_in(tiny_config, "train.epochs", 8), "train.patience", None), "train.stop_at", target)
+    result = train(config, tmp_path / "stopped", progress=False)
+    assert result.epochs_run == first + 1
+    assert history(result.output_dir)[-1]["dev_f1"] == scores[first]
+    with pytest.raises(ConfigError, match="train.stop_at"):
+        replace_in(replace_in(tiny_config, "data.dev", None), "train.stop_at", 0.9)
+
+
 @pytest.mark.parametrize("clip", [None, 1e-3])
 def test_gradient_clipping_bounds_the_sgd_step(tiny_config, tmp_path, clip):
 
