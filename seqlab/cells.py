@@ -146,6 +146,9 @@ class ScratchRecurrent(nn.Module):
         self.dropout = dropout
         self.nonlinearity = nonlinearity
         self.directions = 2 if bidirectional else 1
+        self.scan = False
+        """Run the time loop as one ``torch.scan`` op instead of Python steps (``seqlab export --format
+        torch-export`` sets it: a Python loop would be unrolled to the example's length)."""
         rows = GATES[cell] * hidden_size
         for layer in range(num_layers):
             layer_input = input_size if layer == 0 else hidden_size * self.directions
@@ -214,6 +217,33 @@ class ScratchRecurrent(nn.Module):
         act = ACTIVATIONS[self.nonlinearity]
         h = x.new_zeros(directions, batch, hidden)  # (D, B, H)
         c = x.new_zeros(directions, batch, hidden) if self.cell == "lstm" else None
+        if self.scan and record is None:
+            states, cells = _scan_steps(self.cell, xu, h, c, w_hh_t, b_hh, act)  # (L, D, B, H) each, cells None but for the LSTM
+            traces: list[tuple[Tensor, ...]] = []
+        else:
+            states, cells, traces = self._loop(xu, h, c, w_hh_t, b_hh, act, record is not None)
+        h_n = states.permute(1, 2, 0, 3).gather(2, last.unsqueeze(2)).squeeze(2)  # (D, B, H)
+        c_n = None
+        if cells is not None:
+            c_n = cells.permute(1, 2, 0, 3).gather(2, last.unsqueeze(2)).squeeze(2)  # (D, B, H)
+        if record is not None:
+            entry = {"hidden": states}
+            if cells is not None:
+                entry["cell"] = cells
+            for k, name in enumerate(GATE_NAMES[self.cell]):
+                entry[name] = torch.stack([g[k] for g in traces])  # (L, D, B, H)
+            record.append(entry)
+        forward = states[:, 0].transpose(0, 1)  # (B, L, H)
+        if rev is None:
+            return forward, h_n, c_n
+        backward = _gather_time(states[:, 1].transpose(0, 1), rev)  # (B, L, H), back in sentence order
+        return torch.cat([forward, backward], dim=2), h_n, c_n  # (B, L, 2H)
+
+    def _loop(
+        self, xu: Tensor, h: Tensor, c: Tensor | None, w_hh_t: Tensor, b_hh: Tensor, act: Callable[[Tensor], Tensor], keep_gates: bool
+    ) -> tuple[Tensor, Tensor | None, list[tuple[Tensor, ...]]]:
+        """The recurrence over ``xu (L, D, B, G·H)`` step by step: ``h_t`` for every t ``(L, D, B, H)``, ``C_t``
+        likewise (LSTM; else None) and, with ``keep_gates``, each step's gates."""
         hs: list[Tensor] = []
         cs: list[Tensor] = []
         traces: list[tuple[Tensor, ...]] = []
@@ -227,26 +257,35 @@ class ScratchRecurrent(nn.Module):
             hs.append(h)
             if c is not None:
                 cs.append(c)
-            if record is not None:
+            if keep_gates:
                 traces.append(gates)
-        states = torch.stack(hs)  # (L, D, B, H)
-        h_n = states.permute(1, 2, 0, 3).gather(2, last.unsqueeze(2)).squeeze(2)  # (D, B, H)
-        c_n = None
-        if cs:
-            cells = torch.stack(cs)  # (L, D, B, H)
-            c_n = cells.permute(1, 2, 0, 3).gather(2, last.unsqueeze(2)).squeeze(2)  # (D, B, H)
-        if record is not None:
-            entry = {"hidden": states}
-            if cs:
-                entry["cell"] = cells
-            for k, name in enumerate(GATE_NAMES[self.cell]):
-                entry[name] = torch.stack([g[k] for g in traces])  # (L, D, B, H)
-            record.append(entry)
-        forward = states[:, 0].transpose(0, 1)  # (B, L, H)
-        if rev is None:
-            return forward, h_n, c_n
-        backward = _gather_time(states[:, 1].transpose(0, 1), rev)  # (B, L, H), back in sentence order
-        return torch.cat([forward, backward], dim=2), h_n, c_n  # (B, L, 2H)
+        return torch.stack(hs), torch.stack(cs) if cs else None, traces
+
+
+def _scan_steps(
+    cell: str, xu: Tensor, h: Tensor, c: Tensor | None, w_t: Tensor, b_hh: Tensor, act: Callable[[Tensor], Tensor]
+) -> tuple[Tensor, Tensor | None]:
+    """The same recurrence as the Python loop of ``ScratchRecurrent._layer``, as one ``torch.scan`` over
+    ``xu (L, D, B, G·H)``: ``(h_t for every t (L, D, B, H), C_t for every t or None)``. ``torch.export``
+    keeps the scan as a loop whose length is the input's, so the exported program takes any length."""
+    from torch._higher_order_ops.scan import scan
+
+    if cell == "lstm":
+        def lstm(carry: tuple[Tensor, Tensor], xu_t: Tensor) -> tuple[tuple[Tensor, Tensor], tuple[Tensor, Tensor]]:
+            h_t, c_t, _ = lstm_step(xu_t, carry[0], carry[1], w_t, act)
+            assert c_t is not None
+            return (h_t, c_t), (h_t.clone(), c_t.clone())
+
+        assert c is not None
+        _, (states, cells) = scan(lstm, (h, c), xu)
+        return states, cells
+
+    def plain(carry: Tensor, xu_t: Tensor) -> tuple[Tensor, Tensor]:
+        h_t = gru_step(xu_t, carry, None, w_t, b_hh, act)[0] if cell == "gru" else rnn_step(xu_t, carry, None, w_t, act)[0]
+        return h_t, h_t.clone()
+
+    _, states = scan(plain, h, xu)
+    return states, None
 
 
 RECURRENT_INITS = ("default", "orthogonal", "identity")

@@ -9,6 +9,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from seqlab.amp import fp32_lstm_on_cpu
+from seqlab.cells import ScratchRecurrent
 from seqlab.data import CASINGS
 from seqlab.errors import ModelError
 
@@ -57,14 +58,18 @@ class CharLSTM(nn.Module):
         flat = chars.reshape(batch * seq, width)  # (B*L, C)
         counts = (flat != 0).sum(dim=1)  # (B*L,)
         real = counts > 0  # (B*L,)
-        if torch.onnx.is_in_onnx_export():
-            # No data-dependent selection in an ONNX graph: every word goes through (empty ones read one
-            # padding character) and the padded words are zeroed; the same values for the real words.
-            # The final states are read from the output sequence (the exporter handles a packed LSTM's
-            # output, not its h_n): forward at the last character, backward at the first.
+        if torch.onnx.is_in_onnx_export() or isinstance(self.rnn, ScratchRecurrent):
+            # No data-dependent selection in an exported graph: every word goes through (empty ones read
+            # one padding character) and the padded words are zeroed; the same values for the real words.
+            # The final states are read from the output sequence (the ONNX exporter handles a packed LSTM's
+            # output, not its h_n): forward at the last character, backward at the first. ``seqlab.export``
+            # puts the scratch BiLSTM (same parameters, a ``torch.scan`` loop) here for ``torch.export``.
             lengths = counts.clamp(min=1)  # (B*L,)
-            packed = pack_padded_sequence(self.embed(flat), lengths.cpu(), batch_first=True, enforce_sorted=False)
-            steps, _ = pad_packed_sequence(self.rnn(packed)[0], batch_first=True, total_length=width)  # (B*L, C, 2H)
+            if isinstance(self.rnn, ScratchRecurrent):
+                steps, _ = self.rnn(self.embed(flat), lengths)  # (B*L, C, 2H)
+            else:
+                packed = pack_padded_sequence(self.embed(flat), lengths.cpu(), batch_first=True, enforce_sorted=False)
+                steps, _ = pad_packed_sequence(self.rnn(packed)[0], batch_first=True, total_length=width)  # (B*L, C, 2H)
             hidden = self.output_dim // 2
             last = (lengths - 1).view(-1, 1, 1).expand(-1, 1, hidden)  # (B*L, 1, H)
             forward = steps[:, :, :hidden].gather(1, last).squeeze(1)  # (B*L, H)

@@ -31,14 +31,16 @@ import numpy as np
 import torch
 from torch import nn
 
+from seqlab.cells import ScratchRecurrent
 from seqlab.config import replace_in
 from seqlab.data import EncodedSentence, collate, sorted_order
+from seqlab.embedding import CharLSTM
 from seqlab.errors import ConfigError, ModelError
 from seqlab.heads import CRFHead
 from seqlab.model import TaggerModel, build_model
 from seqlab.tagger import Tagger
 
-FORMATS = ("torchscript", "onnx")
+FORMATS = ("torchscript", "onnx", "torch-export")
 
 
 @torch.jit.script
@@ -106,10 +108,15 @@ class ExportedTagger(nn.Module):
         return viterbi_ids(scores, lengths, self.start, self.transitions, self.end)
 
 
-def _example(tagger: Tagger) -> tuple[torch.Tensor, ...]:
+def _example(tagger: Tagger, width: int = 0) -> tuple[torch.Tensor, ...]:
+    """Two sentences of different lengths; ``width`` pads the char axis to at least that many positions
+    (torch.export treats an axis of size 1 as fixed)."""
     encoded = tagger.encode_tokens([("an", "example", "sentence", "."), ("two", "words")])
     batch = collate(encoded, [0, 1])
-    return batch.words, batch.chars, batch.casing, batch.lengths
+    chars = batch.chars
+    if chars.shape[2] < width:
+        chars = torch.nn.functional.pad(chars, (0, width - chars.shape[2]))
+    return batch.words, chars, batch.casing, batch.lengths
 
 
 def _fused(tagger: Tagger) -> TaggerModel:
@@ -138,6 +145,98 @@ def build_exported(tagger: Tagger) -> torch.jit.ScriptModule:
     is_crf = isinstance(head, CRFHead)
     argmax = not is_crf and not head.constrained
     return torch.jit.script(ExportedTagger(traced, start, transitions, end, log_softmax=not is_crf, argmax=argmax))
+
+
+def viterbi_scan(emissions: torch.Tensor, lengths: torch.Tensor, start: torch.Tensor, transitions: torch.Tensor, end: torch.Tensor) -> torch.Tensor:
+    """``viterbi_ids``' recursion as two ``torch.scan`` loops (forward max-product, then the backtrace
+    in reverse), so that ``torch.export`` keeps a loop over the input's length: tag ids ``(B, L)``.
+
+    Step 0 uses ``start`` in place of the transition scores (``δ_0(j) = start[j] + E[0, j]`` from a zero
+    carry), so both loops run over all ``L`` positions and a one-token batch needs no special case."""
+    from torch._higher_order_ops.scan import scan
+
+    batch, seq, num_tags = emissions.shape
+    steps = torch.arange(seq, device=emissions.device)  # (L,)
+    live = steps.unsqueeze(1) < lengths.unsqueeze(0)  # (L, B)
+    first = steps == 0  # (L,)
+    opening = start.unsqueeze(0).expand(num_tags, num_tags)  # (T_prev, T): every row is start
+
+    def forward(score: torch.Tensor, inputs: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        e_t, live_t, first_t = inputs  # (B, T), (B,), ()
+        moves = torch.where(first_t, opening, transitions)  # (T_prev, T)
+        best, arg = (score.unsqueeze(2) + moves.unsqueeze(0)).max(dim=1)  # (B, T) each
+        return torch.where(live_t.unsqueeze(1), best + e_t, score), arg
+
+    score, pointers = scan(forward, emissions.new_zeros(batch, num_tags), (emissions.transpose(0, 1), live, first))  # (B, T), (L, B, T)
+    last = (score + end.unsqueeze(0)).argmax(dim=1)  # (B,)
+    at_end = steps.unsqueeze(1) == (lengths - 1).unsqueeze(0)  # (L, B)
+
+    def backward(tag: torch.Tensor, inputs: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        pointers_t, here_t, end_t = inputs  # (B, T), (B,), (B,)
+        tag = torch.where(end_t, last, tag)  # (B,)
+        previous = pointers_t.gather(1, tag.unsqueeze(1)).squeeze(1)  # (B,)
+        return torch.where(here_t, previous, tag), torch.where(here_t, tag, torch.zeros_like(tag))
+
+    _, path = scan(backward, last.clone(), (pointers, live, at_end), reverse=True)  # (L, B)
+    return path.transpose(0, 1)  # (B, L)
+
+
+class _Program(nn.Module):
+    """For ``torch.export``: ids → emissions → decode, every loop a ``torch.scan``."""
+
+    def __init__(self, model: TaggerModel) -> None:
+        super().__init__()
+        self.emissions = _Emissions(model)
+        head = model.head
+        start, transitions, end = (t.detach().clone() for t in head.scores())
+        self.register_buffer("start", start)
+        self.register_buffer("transitions", transitions)
+        self.register_buffer("end", end)
+        self.log_softmax = not isinstance(head, CRFHead)
+        self.argmax = self.log_softmax and not head.constrained
+
+    def forward(self, words: torch.Tensor, chars: torch.Tensor, casing: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        scores = self.emissions(words, chars, casing, lengths)  # (B, L, T)
+        if self.argmax:
+            mask = torch.arange(words.shape[1], device=words.device).unsqueeze(0) < lengths.unsqueeze(1)  # (B, L)
+            return scores.argmax(dim=2) * mask
+        if self.log_softmax:
+            scores = scores.log_softmax(dim=2)
+        return viterbi_scan(scores, lengths, self.start, self.transitions, self.end)
+
+
+def _scan_model(tagger: Tagger) -> TaggerModel:
+    """The tagger's network with every recurrence a ``ScratchRecurrent`` in scan mode (same parameters:
+    the scratch cells keep torch's names), the char BiLSTM included."""
+    config = tagger.bundle.config
+    if config.model.encoder.cell != "none":
+        config = replace_in(config, "model.encoder.impl", "scratch")
+    model = build_model(config.model, tagger.bundle.vocabs)
+    model.load_state_dict(tagger.model.state_dict())
+    for module in list(model.modules()):
+        if isinstance(module, CharLSTM):
+            lstm = module.rnn
+            scratch = ScratchRecurrent("lstm", lstm.input_size, lstm.hidden_size, bidirectional=True)
+            scratch.load_state_dict(lstm.state_dict())
+            module.rnn = scratch
+    for module in model.modules():
+        if isinstance(module, ScratchRecurrent):
+            module.scan = True
+    return model.cpu().eval()
+
+
+def _write_torch_export(tagger: Tagger, out: Path) -> None:
+    from torch.export import Dim
+
+    batch, length, width = Dim("batch", min=1, max=1 << 20), Dim("length", min=1, max=1 << 20), Dim("word_chars", min=1, max=1 << 16)
+    shapes = ({0: batch, 1: length}, {0: batch, 1: length, 2: width}, {0: batch, 1: length}, {0: batch})
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the scan op is a prototype and says so
+        try:
+            program = torch.export.export(_Program(_scan_model(tagger)), _example(tagger, width=3), dynamic_shapes=shapes)
+        except Exception as err:  # torch.export raises many types; say which model could not be exported
+            raise ModelError(f"torch.export failed for this model ({type(err).__name__}: {str(err).splitlines()[0][:160]})") from None
+    torch.export.save(program, str(out))
 
 
 class _Scores(nn.Module):
@@ -187,6 +286,8 @@ def export(tagger: Tagger, fmt: str, out: str | Path) -> Path:
         out.parent.mkdir(parents=True, exist_ok=True)
         if fmt == "onnx":
             _write_onnx(tagger, out)
+        elif fmt == "torch-export":
+            _write_torch_export(tagger, out)
         else:
             build_exported(tagger).save(str(out))
     except OSError as err:
@@ -239,6 +340,11 @@ def load_exported(path: str | Path, fmt: str = "torchscript"):
     """A callable ``(words, chars, casing, lengths) → tag ids`` for an exported file."""
     if fmt == "onnx":
         return OnnxTagger(path)
+    if fmt == "torch-export":
+        try:
+            return torch.export.load(str(path)).module()
+        except Exception as err:  # a zip that is not an exported program raises several types
+            raise ModelError(f"{path}: not a torch.export file written by seqlab export ({str(err).splitlines()[0][:120]})") from None
     try:
         return torch.jit.load(str(path), map_location="cpu")
     except (RuntimeError, ValueError, OSError) as err:

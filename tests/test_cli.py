@@ -172,4 +172,33 @@ def test_predict_batch_size_and_device_flags(tiny_config, capsys):
     assert main(["predict", "--model", model, "--text", "x", "--device", "gpu"]) == 1
     assert "--device: expected 'auto', 'cpu', 'cuda' or 'cuda:N', got 'gpu'" in capsys.readouterr().err
     assert main(["predict", "--model", model, "--text", "x", "--batch-size", "0"]) == 1
-    assert "--batch-size: expected a number >= 1" in capsys.readouterr().err
+    assert "--batch-size: expected a number >= 1 or auto, got 0" in capsys.readouterr().err
+    assert main(["predict", "--model", model, "--text", "x", "--batch-size", "big"]) == 1
+    assert "--batch-size: expected a number >= 1 or auto, got big" in capsys.readouterr().err
+
+
+def test_auto_batch_size_is_measured_and_changes_no_tag(tiny_config, monkeypatch, caplog):
+    import logging
+
+    import seqlab.predict as predict
+    from seqlab.tagger import Tagger
+    from seqlab.train import train
+    from tests.conftest import tiny_sentences
+
+    tagger = Tagger.load(train(tiny_config, progress=False).output_dir)
+    sentences = [tuple(tokens) for tokens, _ in tiny_sentences(300, 7)]
+    decode = lambda block, size: tagger.predict_tokens(block, size)  # noqa: E731
+    results, best, rates = predict.tune_batch_size(decode, sentences, candidates=(4, 32, 64))
+    assert results == tagger.predict_tokens(sentences, 16)  # every sentence once, in order
+    assert set(rates) == {4, 32, 64} and rates[best] == max(rates.values()) and all(0 < r < float("inf") for r in rates.values())
+    monkeypatch.setattr(predict, "TUNE_MIN", 200)  # tune on this small input
+    seen: list[int | None] = []
+    real = tagger.predict_tokens
+    monkeypatch.setattr(tagger, "predict_tokens", lambda block, size=None: seen.append(size) or real(block, size))
+    with caplog.at_level(logging.INFO, logger="seqlab"):
+        auto = [a.tags for a in predict.tag_stream(tagger, sentences, chunk=250, batch_size="auto")]
+    auto_sizes = list(seen)
+    fixed = [a.tags for a in predict.tag_stream(tagger, sentences, chunk=250, batch_size=32)]
+    assert auto == fixed
+    chosen = int(next(r.message for r in caplog.records if "decode batch size" in r.message).split()[3])
+    assert chosen in predict.CANDIDATES and auto_sizes[-1] == chosen  # the chunk after the tuned one: the measured size

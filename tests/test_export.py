@@ -10,7 +10,7 @@ import torch
 from seqlab.config import load_config
 from seqlab.data import Sentence, encode, read_corpus
 from seqlab.errors import ModelError
-from seqlab.export import check, export, load_exported, viterbi_ids, viterbi_numpy
+from seqlab.export import check, export, load_exported, viterbi_ids, viterbi_numpy, viterbi_scan
 from seqlab.tagger import Tagger
 from seqlab.train import train
 from tests.conftest import tiny_overrides, tiny_sentences, write_conll
@@ -33,7 +33,7 @@ def trained(tmp_path_factory) -> dict:
     return {"base": base, **data}
 
 
-@pytest.mark.parametrize("fmt", ["torchscript", "onnx"])
+@pytest.mark.parametrize("fmt", ["torchscript", "onnx", "torch-export"])
 @pytest.mark.parametrize("name", sorted(VARIANTS))
 def test_exported_tags_equal_eager_tags(name, fmt, trained, tmp_path):
     tagger = Tagger.load(trained["base"] / name)
@@ -66,14 +66,15 @@ def test_scripted_viterbi_against_enumeration(seed):
     transitions[0, 1] = transitions[2, 2] = float("-inf")  # forbidden moves, as constrained decoding has
     start[3] = float("-inf")
     paths = viterbi_ids(emissions, lengths, start, transitions, end)
+    scanned = viterbi_scan(emissions, lengths, start, transitions, end)
     on_host = viterbi_numpy(emissions.numpy(), lengths.numpy(), start.numpy(), transitions.numpy(), end.numpy())
     for b, n in enumerate(lengths.tolist()):
         best = brute_force(emissions[b], n, start, transitions, end)
-        assert paths[b, :n].tolist() == best and on_host[b, :n].tolist() == best
-        assert paths[b, n:].eq(0).all() and (on_host[b, n:] == 0).all()
+        assert paths[b, :n].tolist() == best and on_host[b, :n].tolist() == best and scanned[b, :n].tolist() == best
+        assert paths[b, n:].eq(0).all() and (on_host[b, n:] == 0).all() and scanned[b, n:].eq(0).all()
 
 
-@pytest.mark.parametrize("fmt,message", [("torchscript", "not a TorchScript file"), ("onnx", "not an ONNX file")])
+@pytest.mark.parametrize("fmt,message", [("torchscript", "not a TorchScript file"), ("onnx", "not an ONNX file"), ("torch-export", "not a torch.export file")])
 def test_a_file_that_is_not_an_export_is_a_model_error(tmp_path, fmt, message):
     path = tmp_path / "bogus.bin"
     path.write_bytes(b"not a model")
@@ -85,6 +86,6 @@ def test_export_cli_with_check(trained, tmp_path, capsys):
     from seqlab.cli import main
 
     model = str(trained["base"] / "lstm-crf-charcnn")
-    for fmt in ("torchscript", "onnx"):
+    for fmt in ("torchscript", "onnx", "torch-export"):
         assert main(["export", "--model", model, "--format", fmt, "--out", str(tmp_path / f"m.{fmt}"), "--check"]) == 0
         assert "check: identical tags on all 20 sentences" in capsys.readouterr().out
