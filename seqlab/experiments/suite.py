@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from seqlab.bundle import WEIGHTS
 from seqlab.data import read_corpus
 from seqlab import plots
 from seqlab.experiments.measures import apple_accuracy, gate_means, gradient_by_distance, last_token_accuracy
@@ -122,25 +123,46 @@ def future(runner: Runner, exp: ExperimentConfig, out: Path) -> Outcome:
 # ------------------------------------------------------------------------------------ long range
 
 
-def _accuracy_grid(runner: Runner, exp: ExperimentConfig) -> tuple[dict[str, dict[int, list[float]]], dict[str, str]]:
+def _accuracy_grid(runner: Runner, exp: ExperimentConfig) -> tuple[dict[str, dict[int, list[float]]], dict[str, str], dict[str, dict[str, list[int]]]]:
+    """Query accuracy per variant, distance and seed; each variant's cell; the epochs each run trained
+    (fewer than ``train.epochs`` when ``train.stop_at`` ended it: the task was solved on dev). A run that
+    stopped with an error (a non-finite gradient) is scored with the best model it kept, as a user
+    would be left with; ``_failures`` lists such runs."""
     grid: dict[str, dict[int, list[float]]] = {}
     kinds: dict[str, str] = {}
+    epochs: dict[str, dict[str, list[int]]] = {}
     for variant in exp.variants:
         for distance in exp.distances:
             test = runner.long_range_test(exp, distance)
             for seed in _seeds(exp):
                 run = runner.run(exp, variant, seed, distance)
                 kinds[variant.name] = _cell(run)
-                accuracy = last_token_accuracy(run.tagger, test) if run.result is not None else float("nan")
+                kept = run.result is not None or (run.directory / WEIGHTS).exists()
+                accuracy = last_token_accuracy(run.tagger, test) if kept else float("nan")
                 grid.setdefault(variant.name, {}).setdefault(distance, []).append(accuracy)
-    return grid, kinds
+                epochs.setdefault(variant.name, {}).setdefault(str(distance), []).append(len(run.history))
+    return grid, kinds, epochs
+
+
+def _failures(runner: Runner, exp: ExperimentConfig) -> list[str]:
+    """``label: error`` of every run of ``exp`` that stopped with an error (e.g. a non-finite gradient)."""
+    out = []
+    for variant in exp.variants:
+        for distance in exp.distances:
+            for seed in _seeds(exp):
+                run = runner.run(exp, variant, seed, distance)
+                if run.error:
+                    out.append(f"{run.label}: {run.error.split(';')[0]}")
+    return out
 
 
 def _reach(by_distance: dict[int, list[float]], threshold: float = 0.9) -> int:
-    """The largest distance up to which the mean accuracy stays ≥ threshold (0 if none)."""
+    """The largest distance up to which the mean accuracy stays ≥ threshold (0 if none; a distance
+    with no score at all ends the reach)."""
     reach = 0
     for distance in sorted(by_distance):
-        if mean_std(by_distance[distance])[0] < threshold:
+        mean = mean_std(by_distance[distance])[0]
+        if not mean >= threshold:  # NaN too
             break
         reach = distance
     return reach
@@ -156,13 +178,17 @@ def _distance_plot(exp: ExperimentConfig, grid: dict[str, dict[int, list[float]]
 
 def long_range(runner: Runner, exp: ExperimentConfig, out: Path) -> Outcome:
     """A vanilla RNN loses far-away information; LSTM and GRU keep it."""
-    grid, kinds = _accuracy_grid(runner, exp)
-    outcome = Outcome({"distances": list(exp.distances), "variants": {n: {"cell": kinds[n], "accuracy": {str(d): v for d, v in row.items()}} for n, row in grid.items()}})
+    grid, kinds, epochs = _accuracy_grid(runner, exp)
+    outcome = Outcome({"distances": list(exp.distances), "variants": {
+        n: {"cell": kinds[n], "accuracy": {str(d): v for d, v in row.items()}, "epochs": epochs[n]} for n, row in grid.items()
+    }})
     _distance_plot(exp, grid, out / "long_range.png", "Remembering the first token", outcome)
     reach = {name: _reach(row) for name, row in grid.items()}
     outcome.results["reach_90"] = reach
+    outcome.results["failed_runs"] = _failures(runner, exp)
     far = max(exp.distances)
     measured = "; ".join(f"{n}: ≥90% up to T={reach[n]}, {pct(grid[n][far])} at T={far}" for n in grid)
+    measured += "".join(f"; stopped with an error: {f}" for f in outcome.results["failed_runs"])
     plain = [reach[n] for n in grid if kinds[n].startswith("rnn")]
     gated = [reach[n] for n in grid if kinds[n] in ("lstm", "gru")]
     held = None if not plain or not gated else min(gated) > max(plain)
@@ -172,15 +198,19 @@ def long_range(runner: Runner, exp: ExperimentConfig, out: Path) -> Outcome:
 
 def init_and_relu(runner: Runner, exp: ExperimentConfig, out: Path) -> Outcome:
     """Careful initialisation of W (orthogonal, identity) and ReLU ease the vanilla RNN's forgetting."""
-    grid, kinds = _accuracy_grid(runner, exp)
+    grid, kinds, epochs = _accuracy_grid(runner, exp)
     inits = {v.name: runner.run(exp, v, 1, exp.distances[0]).config.model.encoder.recurrent_init for v in exp.variants}
-    outcome = Outcome({"distances": list(exp.distances), "variants": {n: {"cell": kinds[n], "recurrent_init": inits[n], "accuracy": {str(d): v for d, v in row.items()}} for n, row in grid.items()}})
+    outcome = Outcome({"distances": list(exp.distances), "variants": {
+        n: {"cell": kinds[n], "recurrent_init": inits[n], "accuracy": {str(d): v for d, v in row.items()}, "epochs": epochs[n]} for n, row in grid.items()
+    }})
     _distance_plot(exp, grid, out / "init_and_relu.png", "Vanilla RNN: initialisation of W and activation", outcome)
     reach = {name: _reach(row) for name, row in grid.items()}
     outcome.results["reach_90"] = reach
+    outcome.results["failed_runs"] = _failures(runner, exp)
     baseline = [n for n in grid if kinds[n] == "rnn-tanh" and inits[n] == "default"]
     others = [n for n in grid if n not in baseline]
     measured = "; ".join(f"{n}: ≥90% up to T={reach[n]}" for n in grid)
+    measured += "".join(f"; stopped with an error: {f}" for f in outcome.results["failed_runs"])
     held = None if not baseline or not others else max(reach[n] for n in others) > reach[baseline[0]]
     outcome.verdict("some careful-init or ReLU variant stays ≥ 90% accurate to a longer distance than tanh with torch's init", measured, held)
     return outcome
