@@ -7,7 +7,6 @@ file and line.
 from __future__ import annotations
 
 import functools
-
 import json
 import random
 from collections.abc import Iterable, Iterator, Sequence

@@ -69,6 +69,8 @@ def test_quick_results_hold_the_expected_numbers(quick_suite):
     assert long_range["distances"] == [5, 20]
     for variant in long_range["variants"].values():
         assert set(variant["accuracy"]) == {"5", "20"} and all(0 <= a <= 1 for v in variant["accuracy"].values() for a in v)
+        assert set(variant["epochs"]) == {"5", "20"} and all(1 <= e <= 2 for v in variant["epochs"].values() for e in v)  # quick: 2 epochs
+    assert isinstance(long_range["failed_runs"], list)
     vanishing = load("vanishing")
     for variant in vanishing["variants"].values():
         assert len(variant["init"]) == len(variant["trained"]) == vanishing["distance"] + 2

@@ -123,37 +123,45 @@ def future(runner: Runner, exp: ExperimentConfig, out: Path) -> Outcome:
 # ------------------------------------------------------------------------------------ long range
 
 
-def _accuracy_grid(runner: Runner, exp: ExperimentConfig) -> tuple[dict[str, dict[int, list[float]]], dict[str, str], dict[str, dict[str, list[int]]]]:
-    """Query accuracy per variant, distance and seed; each variant's cell; the epochs each run trained
-    (fewer than ``train.epochs`` when ``train.stop_at`` ended it: the task was solved on dev). A run that
-    stopped with an error (a non-finite gradient) is scored with the best model it kept, as a user
-    would be left with; ``_failures`` lists such runs."""
-    grid: dict[str, dict[int, list[float]]] = {}
-    kinds: dict[str, str] = {}
-    epochs: dict[str, dict[str, list[int]]] = {}
+@dataclass
+class _Grid:
+    """The long-range runs of one experiment, by variant."""
+
+    accuracy: dict[str, dict[int, list[float]]] = field(default_factory=dict)
+    """Query accuracy per distance, one value per seed."""
+    kinds: dict[str, str] = field(default_factory=dict)
+    """The variant's cell (``rnn-tanh``, ``lstm``, …)."""
+    epochs: dict[str, dict[str, list[int]]] = field(default_factory=dict)
+    """Epochs each run trained (fewer than ``train.epochs`` when ``train.stop_at`` ended it: solved on dev)."""
+    failed: list[str] = field(default_factory=list)
+    """``label: error`` of every run that stopped with an error (a non-finite gradient)."""
+
+    def results(self, distances: tuple[int, ...], **per_variant: dict[str, Any]) -> dict[str, Any]:
+        """The ``results.json`` part: per variant its cell, accuracies, epochs (and ``per_variant`` extras)."""
+        variants = {
+            n: {"cell": self.kinds[n], **{k: v[n] for k, v in per_variant.items()}, "accuracy": {str(d): a for d, a in row.items()}, "epochs": self.epochs[n]}
+            for n, row in self.accuracy.items()
+        }
+        return {"distances": list(distances), "variants": variants, "failed_runs": self.failed}
+
+
+def _accuracy_grid(runner: Runner, exp: ExperimentConfig) -> _Grid:
+    """Train (or fetch) every variant × distance × seed and score the query. A run that stopped with an
+    error is scored with the best model it kept, as a user would be left with."""
+    grid = _Grid()
     for variant in exp.variants:
         for distance in exp.distances:
             test = runner.long_range_test(exp, distance)
             for seed in _seeds(exp):
                 run = runner.run(exp, variant, seed, distance)
-                kinds[variant.name] = _cell(run)
+                grid.kinds[variant.name] = _cell(run)
                 kept = run.result is not None or (run.directory / WEIGHTS).exists()
                 accuracy = last_token_accuracy(run.tagger, test) if kept else float("nan")
-                grid.setdefault(variant.name, {}).setdefault(distance, []).append(accuracy)
-                epochs.setdefault(variant.name, {}).setdefault(str(distance), []).append(len(run.history))
-    return grid, kinds, epochs
-
-
-def _failures(runner: Runner, exp: ExperimentConfig) -> list[str]:
-    """``label: error`` of every run of ``exp`` that stopped with an error (e.g. a non-finite gradient)."""
-    out = []
-    for variant in exp.variants:
-        for distance in exp.distances:
-            for seed in _seeds(exp):
-                run = runner.run(exp, variant, seed, distance)
+                grid.accuracy.setdefault(variant.name, {}).setdefault(distance, []).append(accuracy)
+                grid.epochs.setdefault(variant.name, {}).setdefault(str(distance), []).append(len(run.history))
                 if run.error:
-                    out.append(f"{run.label}: {run.error.split(';')[0]}")
-    return out
+                    grid.failed.append(f"{run.label}: {run.error.split(';')[0]}")
+    return grid
 
 
 def _reach(by_distance: dict[int, list[float]], threshold: float = 0.9) -> int:
@@ -178,19 +186,17 @@ def _distance_plot(exp: ExperimentConfig, grid: dict[str, dict[int, list[float]]
 
 def long_range(runner: Runner, exp: ExperimentConfig, out: Path) -> Outcome:
     """A vanilla RNN loses far-away information; LSTM and GRU keep it."""
-    grid, kinds, epochs = _accuracy_grid(runner, exp)
-    outcome = Outcome({"distances": list(exp.distances), "variants": {
-        n: {"cell": kinds[n], "accuracy": {str(d): v for d, v in row.items()}, "epochs": epochs[n]} for n, row in grid.items()
-    }})
-    _distance_plot(exp, grid, out / "long_range.png", "Remembering the first token", outcome)
-    reach = {name: _reach(row) for name, row in grid.items()}
+    grid = _accuracy_grid(runner, exp)
+    outcome = Outcome(grid.results(exp.distances))
+    _distance_plot(exp, grid.accuracy, out / "long_range.png", "Remembering the first token", outcome)
+    reach = {name: _reach(row) for name, row in grid.accuracy.items()}
     outcome.results["reach_90"] = reach
-    outcome.results["failed_runs"] = _failures(runner, exp)
     far = max(exp.distances)
-    measured = "; ".join(f"{n}: ≥90% up to T={reach[n]}, {pct(grid[n][far])} at T={far}" for n in grid)
-    measured += "".join(f"; stopped with an error: {f}" for f in outcome.results["failed_runs"])
-    plain = [reach[n] for n in grid if kinds[n].startswith("rnn")]
-    gated = [reach[n] for n in grid if kinds[n] in ("lstm", "gru")]
+    measured = "; ".join(f"{n}: ≥90% up to T={reach[n]}, {pct(grid.accuracy[n][far])} at T={far}" for n in grid.accuracy)
+    measured += "".join(f"; stopped with an error: {f}" for f in grid.failed)
+    kinds = grid.kinds
+    plain = [reach[n] for n in reach if kinds[n].startswith("rnn")]
+    gated = [reach[n] for n in reach if kinds[n] in ("lstm", "gru")]
     held = None if not plain or not gated else min(gated) > max(plain)
     outcome.verdict("every gated cell stays ≥ 90% accurate to a longer distance than every vanilla RNN", measured, held)
     return outcome
@@ -198,19 +204,16 @@ def long_range(runner: Runner, exp: ExperimentConfig, out: Path) -> Outcome:
 
 def init_and_relu(runner: Runner, exp: ExperimentConfig, out: Path) -> Outcome:
     """Careful initialisation of W (orthogonal, identity) and ReLU ease the vanilla RNN's forgetting."""
-    grid, kinds, epochs = _accuracy_grid(runner, exp)
+    grid = _accuracy_grid(runner, exp)
     inits = {v.name: runner.run(exp, v, 1, exp.distances[0]).config.model.encoder.recurrent_init for v in exp.variants}
-    outcome = Outcome({"distances": list(exp.distances), "variants": {
-        n: {"cell": kinds[n], "recurrent_init": inits[n], "accuracy": {str(d): v for d, v in row.items()}, "epochs": epochs[n]} for n, row in grid.items()
-    }})
-    _distance_plot(exp, grid, out / "init_and_relu.png", "Vanilla RNN: initialisation of W and activation", outcome)
-    reach = {name: _reach(row) for name, row in grid.items()}
+    outcome = Outcome(grid.results(exp.distances, recurrent_init=inits))
+    _distance_plot(exp, grid.accuracy, out / "init_and_relu.png", "Vanilla RNN: initialisation of W and activation", outcome)
+    reach = {name: _reach(row) for name, row in grid.accuracy.items()}
     outcome.results["reach_90"] = reach
-    outcome.results["failed_runs"] = _failures(runner, exp)
-    baseline = [n for n in grid if kinds[n] == "rnn-tanh" and inits[n] == "default"]
-    others = [n for n in grid if n not in baseline]
-    measured = "; ".join(f"{n}: ≥90% up to T={reach[n]}" for n in grid)
-    measured += "".join(f"; stopped with an error: {f}" for f in outcome.results["failed_runs"])
+    baseline = [n for n in reach if grid.kinds[n] == "rnn-tanh" and inits[n] == "default"]
+    others = [n for n in reach if n not in baseline]
+    measured = "; ".join(f"{n}: ≥90% up to T={reach[n]}" for n in reach)
+    measured += "".join(f"; stopped with an error: {f}" for f in grid.failed)
     held = None if not baseline or not others else max(reach[n] for n in others) > reach[baseline[0]]
     outcome.verdict("some careful-init or ReLU variant stays ≥ 90% accurate to a longer distance than tanh with torch's init", measured, held)
     return outcome
