@@ -181,6 +181,13 @@ def viterbi_scan(emissions: torch.Tensor, lengths: torch.Tensor, start: torch.Te
     return path.transpose(0, 1)  # (B, L)
 
 
+def _keep_scores(module: nn.Module, head: nn.Module) -> None:
+    """Register the head's start ``(T,)``, transition ``(T, T)`` and end ``(T,)`` scores on ``module`` as
+    buffers (copies: the export does not follow later changes to the model)."""
+    for name, scores in zip(("start", "transitions", "end"), head.scores()):
+        module.register_buffer(name, scores.detach().clone())
+
+
 class _Program(nn.Module):
     """For ``torch.export``: ids → emissions → decode, every loop a ``torch.scan``."""
 
@@ -188,10 +195,7 @@ class _Program(nn.Module):
         super().__init__()
         self.emissions = _Emissions(model)
         head = model.head
-        start, transitions, end = (t.detach().clone() for t in head.scores())
-        self.register_buffer("start", start)
-        self.register_buffer("transitions", transitions)
-        self.register_buffer("end", end)
+        _keep_scores(self, head)
         self.log_softmax = not isinstance(head, CRFHead)
         self.argmax = self.log_softmax and not head.constrained
 
@@ -251,11 +255,8 @@ class _Scores(nn.Module):
         super().__init__()
         self.emissions = _Emissions(model)
         head = model.head
-        start, transitions, end = (t.detach().clone() for t in head.scores())
+        _keep_scores(self, head)
         self.log_softmax = not isinstance(head, CRFHead)
-        self.register_buffer("start", start)
-        self.register_buffer("transitions", transitions)
-        self.register_buffer("end", end)
 
     def forward(self, words: torch.Tensor, chars: torch.Tensor, casing: torch.Tensor, lengths: torch.Tensor):
         scores = self.emissions(words, chars, casing, lengths)  # (B, L, T)
