@@ -9,9 +9,39 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from seqlab.amp import fp32_lstm_on_cpu
+from seqlab.capture import capturing
 from seqlab.cells import ScratchRecurrent
 from seqlab.data import CASINGS
 from seqlab.errors import ModelError
+
+
+def distinct_words(flat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The distinct rows of ``flat (N, C)`` (character ids, one word per row) and, for each row, the index
+    of its distinct row, so that ``words[inverse] == flat``.
+
+    A word's character feature depends on its characters only, so each distinct spelling in a batch is
+    computed once and copied to its positions (CoNLL-2003's test set in batches of 32: 26,680 distinct
+    per batch of 46,435 tokens). Rows are keyed by ``k = Σ_i c_i·a_i`` with fixed random weights ``a_i``
+    small enough that the sum cannot overflow int64; a 1-D ``unique`` of the keys is far cheaper than
+    ``unique(dim=0)``. The result is checked (``words[inverse] == flat``): if two spellings ever shared a
+    key, every row is returned as its own word. Gradients flow back through the copy to the shared row.
+    """
+    n, width = flat.shape
+    top = int(flat.max()) if n * width else 0
+    bits = 62 - max(1, top.bit_length()) - max(1, width.bit_length())  # Σ_i c_i·a_i < 2^62
+    identity = (flat, torch.arange(n, device=flat.device))
+    if bits < 16:
+        return identity
+    weights = torch.randint(1, 2**bits, (width,), generator=_KEY_GENERATOR.manual_seed(width)).to(flat.device)  # (C,)
+    keys, inverse = torch.unique((flat * weights).sum(dim=1), return_inverse=True)  # (W,), (N,)
+    first = torch.empty(keys.shape[0], dtype=torch.long, device=flat.device).scatter_(0, inverse, identity[1])  # (W,)
+    words = flat[first]  # (W, C)
+    if not torch.equal(words[inverse], flat):
+        return identity
+    return words, inverse
+
+
+_KEY_GENERATOR = torch.Generator()
 
 
 class CharCNN(nn.Module):
@@ -31,12 +61,19 @@ class CharCNN(nn.Module):
         """``chars (B, L, C)`` long → ``(B, L, filters)``."""
         batch, seq, width = chars.shape
         flat = chars.reshape(batch * seq, width)  # (B*L, C)
-        x = self.embed(flat).transpose(1, 2)  # (B*L, dim, C)
-        h = self.conv(x)[:, :, :width]  # (B*L, filters, C)
-        real = (flat != 0).unsqueeze(1)  # (B*L, 1, C)
-        h = h.masked_fill(~real, float("-inf")).max(dim=2).values  # (B*L, filters)
-        h = h.masked_fill(~real.any(dim=2), 0.0)  # padded words: 0 instead of -inf
-        return h.reshape(batch, seq, -1)  # (B, L, filters)
+        if capturing():
+            return self._features(flat).reshape(batch, seq, -1)  # (B, L, filters)
+        words, inverse = distinct_words(flat)  # (W, C), (B*L,)
+        return self._features(words)[inverse].reshape(batch, seq, -1)  # (B, L, filters)
+
+    def _features(self, flat: torch.Tensor) -> torch.Tensor:
+        """``flat (N, C)`` character ids, one word per row → ``(N, filters)``."""
+        width = flat.shape[1]
+        x = self.embed(flat).transpose(1, 2)  # (N, dim, C)
+        h = self.conv(x)[:, :, :width]  # (N, filters, C)
+        real = (flat != 0).unsqueeze(1)  # (N, 1, C)
+        h = h.masked_fill(~real, float("-inf")).max(dim=2).values  # (N, filters)
+        return h.masked_fill(~real.any(dim=2), 0.0)  # padded words: 0 instead of -inf
 
 
 class CharLSTM(nn.Module):
@@ -75,14 +112,18 @@ class CharLSTM(nn.Module):
             forward = steps[:, :, :hidden].gather(1, last).squeeze(1)  # (B*L, H)
             backward = steps[:, 0, hidden:]  # (B*L, H)
             return (torch.cat([forward, backward], dim=1) * real.unsqueeze(1)).reshape(batch, seq, -1)  # (B, L, 2H)
-        out = flat.new_zeros(batch * seq, self.output_dim, dtype=self.embed.weight.dtype)  # (B*L, 2H)
+        spellings, inverse = (flat, None) if capturing() else distinct_words(flat)  # (S, C), (B*L,)
+        counts = (spellings != 0).sum(dim=1)  # (S,)
+        real = counts > 0  # (S,)
+        out = flat.new_zeros(spellings.shape[0], self.output_dim, dtype=self.embed.weight.dtype)  # (S, 2H)
         if bool(real.any()):
-            words = flat[real]  # (W, C): only real words go through the LSTM
+            words = spellings[real]  # (W, C): only real words go through the LSTM, each spelling once
             with fp32_lstm_on_cpu(self.embed(words)) as embedded:
                 packed = pack_padded_sequence(embedded, counts[real].cpu(), batch_first=True, enforce_sorted=False)
                 _, (h_n, _) = self.rnn(packed)  # h_n (2, W, H)
             h_n = h_n.to(out.dtype)
-            out = out.index_put((real.nonzero(as_tuple=True)[0],), torch.cat([h_n[0], h_n[1]], dim=1))  # (B*L, 2H)
+            out = out.index_put((real.nonzero(as_tuple=True)[0],), torch.cat([h_n[0], h_n[1]], dim=1))  # (S, 2H)
+        out = out if inverse is None else out[inverse]  # (B*L, 2H)
         return out.reshape(batch, seq, -1)  # (B, L, 2H)
 
 

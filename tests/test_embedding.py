@@ -4,9 +4,10 @@ from __future__ import annotations
 import pytest
 import torch
 
+from seqlab import embedding
 from seqlab.config import replace_in
 from seqlab.data import CASINGS, casing_id, collate
-from seqlab.embedding import CharCNN, CharLSTM
+from seqlab.embedding import CharCNN, CharLSTM, distinct_words
 from seqlab.tagger import Tagger
 from seqlab.train import train
 
@@ -72,3 +73,43 @@ def test_uniform_init_bounds_every_table_and_keeps_padding_zero():
     before = emb.words.weight.detach().clone()
     initialise_embeddings(emb, "normal")  # torch's default: left as it is
     assert torch.equal(before, emb.words.weight.detach())
+
+
+def _repeated_chars(seed: int) -> torch.Tensor:
+    """``(4, 6, 7)`` character ids drawn from a few spellings, so most words repeat; some words padded."""
+    gen = torch.Generator().manual_seed(seed)
+    spellings = torch.randint(1, 9, (5, 7), generator=gen)
+    spellings[:, 3:] *= torch.randint(0, 2, (5, 1), generator=gen)  # some short words
+    spellings[0] = 0  # the padding "word"
+    return spellings[torch.randint(0, 5, (4, 6), generator=gen)]  # (B, L, C)
+
+
+def test_distinct_words_are_distinct_and_rebuild_the_input():
+    flat = _repeated_chars(0).reshape(24, 7)
+    words, inverse = distinct_words(flat)
+    assert torch.equal(words[inverse], flat)
+    assert words.shape[0] == torch.unique(flat, dim=0).shape[0] < 24
+
+
+def test_distinct_words_falls_back_to_every_row_when_two_spellings_share_a_key(monkeypatch):
+    monkeypatch.setattr(torch, "randint", lambda low, high, size, generator=None: torch.ones(size, dtype=torch.long))
+    flat = torch.tensor([[1, 2], [2, 1], [1, 2]])  # with all weights 1 the keys are the row sums: 3, 3, 3
+    words, inverse = distinct_words(flat)
+    assert torch.equal(words, flat) and torch.equal(inverse, torch.arange(3))
+
+
+@pytest.mark.parametrize("kind", ["cnn", "lstm"])
+def test_char_features_of_shared_spellings_equal_computing_every_word(kind, monkeypatch):
+    """Computing each distinct spelling once gives the values and the gradients of computing every word
+    (the oracle runs the same module with the sharing switched off)."""
+    torch.manual_seed(1)
+    module = CharCNN(9, 5, 6, 3) if kind == "cnn" else CharLSTM(9, 5, 4)
+    chars = _repeated_chars(1)
+    shared = module(chars)
+    grads = torch.autograd.grad(shared.square().sum(), list(module.parameters()))
+    monkeypatch.setattr(embedding, "distinct_words", lambda flat: (flat, torch.arange(flat.shape[0])))
+    alone = module(chars)
+    oracle = torch.autograd.grad(alone.square().sum(), list(module.parameters()))
+    assert torch.allclose(shared, alone, atol=1e-6)
+    for a, b in zip(grads, oracle):
+        assert torch.allclose(a, b, atol=1e-5)
