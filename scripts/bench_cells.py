@@ -4,7 +4,8 @@
 Times forward + backward of one bidirectional layer (default batch 32, length 40, input 100, hidden 200)
 with the same weights. Two inputs per cell:
   full   every sentence has the full length; fused runs on the padded tensor (its fastest path);
-  mixed  lengths drawn from [L/2, L]; fused runs packed, as seqlab's fused encoder runs it.
+  mixed  lengths drawn from [L/2, L]; fused runs packed (torch's own way; seqlab's fused encoder runs
+         such batches unpacked on CPU since 2026-11-28, seqlab.encoder.unpacked).
 Runs are interleaved (fused, scratch, fused, ...) so machine drift hits both alike; each figure is the
 median of the repeats. Usage: python scripts/bench_cells.py [--threads 2] [--repeats 30] [--device cpu]
 """

@@ -108,7 +108,7 @@ def reverse_index(lengths: Tensor, seq: int) -> Tensor:
     return torch.where(steps <= last, last - steps, steps)  # (B, L)
 
 
-def _gather_time(x: Tensor, index: Tensor) -> Tensor:
+def gather_time(x: Tensor, index: Tensor) -> Tensor:
     """``x (B, L, F)`` reordered along time by ``index (B, L)``."""
     return x.gather(1, index.unsqueeze(2).expand(-1, -1, x.shape[2]))  # (B, L, F)
 
@@ -206,7 +206,7 @@ class ScratchRecurrent(nn.Module):
     ) -> tuple[Tensor, Tensor, Tensor | None]:
         batch, seq, features = x.shape
         directions, hidden = self.directions, self.hidden_size
-        inputs = x.unsqueeze(0) if rev is None else torch.stack([x, _gather_time(x, rev)])  # (D, B, L, D_in)
+        inputs = x.unsqueeze(0) if rev is None else torch.stack([x, gather_time(x, rev)])  # (D, B, L, D_in)
         w_ih = self._stacked("weight_ih", layer)  # (D, G·H, D_in)
         w_hh_t = self._stacked("weight_hh", layer).transpose(1, 2)  # (D, H, G·H)
         b_ih = self._stacked("bias_ih", layer).unsqueeze(1)  # (D, 1, G·H)
@@ -236,7 +236,7 @@ class ScratchRecurrent(nn.Module):
         forward = states[:, 0].transpose(0, 1)  # (B, L, H)
         if rev is None:
             return forward, h_n, c_n
-        backward = _gather_time(states[:, 1].transpose(0, 1), rev)  # (B, L, H), back in sentence order
+        backward = gather_time(states[:, 1].transpose(0, 1), rev)  # (B, L, H), back in sentence order
         return torch.cat([forward, backward], dim=2), h_n, c_n  # (B, L, 2H)
 
     def _loop(
