@@ -44,6 +44,13 @@ def distinct_words(flat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 _KEY_GENERATOR = torch.Generator()
 
 
+def _share_spellings(flat: torch.Tensor) -> bool:
+    """Whether to compute each distinct spelling once: eagerly on the CPU. A captured graph keeps the
+    general path; on a GPU the per-word work is cheap and ``distinct_words`` would wait on the device
+    twice per batch (not measured there, so the GPU path is left as it was)."""
+    return flat.device.type == "cpu" and not capturing()
+
+
 class CharCNN(nn.Module):
     """Per-word character CNN with max-pooling over the word's characters (Ma & Hovy, 2016).
 
@@ -61,7 +68,7 @@ class CharCNN(nn.Module):
         """``chars (B, L, C)`` long → ``(B, L, filters)``."""
         batch, seq, width = chars.shape
         flat = chars.reshape(batch * seq, width)  # (B*L, C)
-        if capturing():
+        if not _share_spellings(flat):
             return self._features(flat).reshape(batch, seq, -1)  # (B, L, filters)
         words, inverse = distinct_words(flat)  # (W, C), (B*L,)
         return self._features(words)[inverse].reshape(batch, seq, -1)  # (B, L, filters)
@@ -112,7 +119,7 @@ class CharLSTM(nn.Module):
             forward = steps[:, :, :hidden].gather(1, last).squeeze(1)  # (B*L, H)
             backward = steps[:, 0, hidden:]  # (B*L, H)
             return (torch.cat([forward, backward], dim=1) * real.unsqueeze(1)).reshape(batch, seq, -1)  # (B, L, 2H)
-        spellings, inverse = (flat, None) if capturing() else distinct_words(flat)  # (S, C), (B*L,)
+        spellings, inverse = distinct_words(flat) if _share_spellings(flat) else (flat, None)  # (S, C), (B*L,)
         counts = (spellings != 0).sum(dim=1)  # (S,)
         real = counts > 0  # (S,)
         out = flat.new_zeros(spellings.shape[0], self.output_dim, dtype=self.embed.weight.dtype)  # (S, 2H)

@@ -108,7 +108,7 @@ def unpacked(rnn: nn.RNNBase, x: torch.Tensor, lengths: torch.Tensor) -> torch.T
     direction as it is (padding comes after a sentence's tokens, so it never reaches them), the backward
     direction on each sentence reversed within its own length (``reverse_index``), reversed back after.
     Exact, and on CPU far cheaper than packing, whose backward pass dominated: torch 2.13, forward+backward
-    of the CoNLL-2003 BiLSTM (input 150, hidden 100) over 3,000 training sentences took 5.4–6.0 s packed
+    of the CoNLL-2003 BiLSTM (input 150, hidden 100) over 3,000 training sentences took 5.4–6.1 s packed
     against 2.4 s this way at batch 10 (3.0–3.6 s against 1.6–1.8 s at batch 32). Dropout between
     layers is ``rnn.dropout``, as in the fused module.
     """
