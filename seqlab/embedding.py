@@ -68,10 +68,10 @@ class CharCNN(nn.Module):
         """``chars (B, L, C)`` long → ``(B, L, filters)``."""
         batch, seq, width = chars.shape
         flat = chars.reshape(batch * seq, width)  # (B*L, C)
-        if not _share_spellings(flat):
-            return self._features(flat).reshape(batch, seq, -1)  # (B, L, filters)
-        words, inverse = distinct_words(flat)  # (W, C), (B*L,)
-        return self._features(words)[inverse].reshape(batch, seq, -1)  # (B, L, filters)
+        spellings, inverse = distinct_words(flat) if _share_spellings(flat) else (flat, None)  # (S, C), (B*L,)
+        h = self._features(spellings)  # (S, filters)
+        h = h if inverse is None else h[inverse]  # (B*L, filters)
+        return h.reshape(batch, seq, -1)  # (B, L, filters)
 
     def _features(self, flat: torch.Tensor) -> torch.Tensor:
         """``flat (N, C)`` character ids, one word per row → ``(N, filters)``."""
