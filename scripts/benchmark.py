@@ -9,7 +9,7 @@ are interleaved (floor, seqlab, floor, seqlab, …) for --rounds rounds, because
 ±30% between runs; the table gives medians and the seqlab/floor ratios.
 
 seqlab is timed through its own training loop (``seqlab.loop.train_epoch``: batching, device moves,
-the model's loss, clipping, the optimizer) and its decoding path (``decode_encoded``: batching by
+the model's loss, clipping, the optimizer) and its inference path (``Tagger.infer``: batching by
 length, Viterbi), on data read and encoded by its readers, outside the timed regions like the floor's.
 floor.py builds its decode batches before starting the clock; seqlab's ``decode_sents_per_s`` includes
 building them (what a user waits for), and the extra row ``decode, prebatched`` times seqlab the
@@ -43,33 +43,28 @@ def seqlab_worker(args: argparse.Namespace) -> dict:
     sys.path.insert(0, str(ROOT))
     import torch
 
-    from seqlab.config import load_config
-    from seqlab.data import Sentence, build_vocabularies, bucketed_order, encode, read_corpus
-    from seqlab.model import build_model
-    from seqlab.tagger import _batches, decode_encoded
     from seqlab.checkpoint import Progress
-    from seqlab.distributed import SINGLE, wrap
-    from seqlab.loop import Run, train_epoch
-    from seqlab.train import _schedule, _to_model_scheme, make_optimizer
+    from seqlab.config import load_config
+    from seqlab.data import bucketed_order
+    from seqlab.loop import Clock, Place, train_epoch
+    from seqlab.prepare import prepare_run
+    from seqlab.readers import read_corpus
+    from seqlab.tagger import batched
+    from seqlab.train import start_run
 
     data = Path(args.data)
-    overrides = [f"data.train={data / 'train.txt'}", f"data.test={data / 'test.txt'}", "data.dev=null", f"train.batch_size={args.batch_size}", f"train.threads={args.threads}"]
+    overrides = [f"data.train={data / 'train.txt'}", "data.test=null", "data.dev=null", f"train.batch_size={args.batch_size}", f"train.threads={args.threads}"]
     config = load_config(ROOT / "configs" / "conll2003_bilstm_crf.yaml", [*overrides, *args.overrides])
     torch.set_num_threads(args.threads)
-    torch.manual_seed(config.seed)
-    config, sentences = _to_model_scheme(config, read_corpus(config.data.train, config.data))
-    vocabs = build_vocabularies(sentences, config.data)
-    encoded = [encode(s, vocabs, config.data) for s in sentences]
-    test = [encode(Sentence(s.tokens, None), vocabs, config.data) for s in read_corpus(config.data.test, config.data)]
-    model = build_model(config.model, vocabs)
-    optimizer = make_optimizer(list(model.parameters()), config.train)
+    device = torch.device("cpu")
+    prepared = prepare_run(config, device=device)  # seeds and builds as training does
+    encoded = prepared.corpus.encoded
+    # no checkpoint is written: train.checkpoint_every is null and no stop is requested
+    run = start_run(prepared, Place(Path("unused"), device), Progress(), random.Random(0), Clock(time.perf_counter()))
+    tagger = run.tagger
+    test = tagger.encode_tokens([s.tokens for s in read_corpus(data / "test.txt", prepared.config.data)])
     order = bucketed_order([len(e.words) for e in encoded], args.batch_size, config.train.bucket_batches, random.Random(config.seed))
     warmup, timed = order[:20], order[20 : 20 + max(1, args.train_sents // args.batch_size)]
-    device = torch.device("cpu")
-    run = Run(
-        config, Path("unused"), device, encoded, model, wrap(model, SINGLE, device), optimizer, _schedule(optimizer, config.train),
-        random.Random(0), Progress(), "", None, None, None, 0, time.perf_counter(), 0.0,
-    )  # no checkpoint is written: train.checkpoint_every is null and no stop is requested
     train_epoch(run, warmup, 0, False, [])
     sents = sum(len(b) for b in timed)
     tokens = sum(len(encoded[k].words) for b in timed for k in b)
@@ -78,17 +73,17 @@ def seqlab_worker(args: argparse.Namespace) -> dict:
     train_epoch(run, timed, 1, False, [])
     train_s = time.perf_counter() - start
     start = time.perf_counter()
-    decode_encoded(model, test, args.decode_batch_size, device)
+    tagger.infer(test, args.decode_batch_size)
     decode_s = time.perf_counter() - start
-    batches = list(_batches(test, args.decode_batch_size))  # built before the timer, as floor.py does
-    model.eval()
+    batches = list(batched(test, args.decode_batch_size))  # built before the timer, as floor.py does
+    model = tagger.model.eval()
     with torch.no_grad():
         start = time.perf_counter()
         for batch, _ in batches:
             model.decode(batch).tolist()
         prebatched_s = time.perf_counter() - start
     start = time.perf_counter()
-    decode_encoded(model, test, args.decode_batch_size, device)  # the same shapes again
+    tagger.infer(test, args.decode_batch_size)  # the same shapes again
     second_s = time.perf_counter() - start
     return {
         "train_sents_per_s": round(sents / train_s, 1),

@@ -18,10 +18,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from seqlab import Tagger, load_config  # noqa: E402
-from seqlab.data import Sentence, encode, read_corpus  # noqa: E402
-from seqlab.evaluate import evaluate_sentences  # noqa: E402
+from seqlab.evaluate import Evaluator  # noqa: E402
+from seqlab.readers import read_corpus  # noqa: E402
 from seqlab.schemes import sequence_allowed  # noqa: E402
-from seqlab.tagger import decode_encoded  # noqa: E402
 from seqlab.train import train  # noqa: E402
 
 
@@ -39,11 +38,9 @@ def main() -> None:
         seconds = time.perf_counter() - start
         tagger = Tagger.load(result.output_dir)
         sentences = read_corpus(config.data.test, tagger.bundle.config.data)
-        encoded = [encode(Sentence(s.tokens, None), tagger.bundle.vocabs, tagger.bundle.config.data) for s in sentences]
-        names = tagger.bundle.vocabs.tags.items
-        ids = decode_encoded(tagger.model, encoded, 32, tagger.device)
-        invalid = sum(not sequence_allowed([names[i] for i in row], tagger.model_scheme) for row in ids)
-        report = evaluate_sentences(tagger, sentences)
+        inferred = tagger.infer(tagger.encode_tokens([s.tokens for s in sentences]), 32)
+        invalid = sum(not sequence_allowed(tagger.tag_names(found.ids), tagger.model_scheme) for found in inferred)
+        report = Evaluator(tagger, sentences)()
         print(f"{str(constrained):<12} {100 * report.f1:>8.2f} {invalid:>18} {len(sentences):>6} {seconds:>8.1f}", flush=True)
 
 

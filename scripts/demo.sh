@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
-[ -f data/apple/train.conll ] || .venv/bin/python scripts/make_apple_data.py
+[ -f data/apple/train.conll ] || .venv/bin/python -m seqlab.apple --out data/apple
 .venv/bin/seqlab train --config configs/apple_lstm.yaml --output runs/apple_lstm --overwrite
 echo
 echo "== seqlab predict --model runs/apple_lstm --text 'I like eating apple!'"

@@ -70,13 +70,20 @@ class Progress:
 
 @dataclass(frozen=True)
 class Checkpoint:
+    path: Path
+    """The file it was read from (errors about its content name it)."""
     progress: Progress
     model: dict[str, torch.Tensor]
     optimizer: dict
     scheduler: dict
     fingerprint: str
-    scaler: dict | None = None
+    """sha256 of the training file the run started with."""
+    scaler: dict | None
     """fp16's gradient-scaler state."""
+    rng: dict[str, torch.Tensor]
+    """Generator states: ``rng.torch``, ``rng.numpy``, ``rng.cuda.<d>``, ``rng.rank.<r>``."""
+    rng_meta: dict
+    """Python's and NumPy's non-tensor generator state."""
 
 
 def file_fingerprint(path: str | Path) -> str:
@@ -122,9 +129,10 @@ def _rng_tensors() -> tuple[dict[str, torch.Tensor], dict]:
     return tensors, meta
 
 
-def restore_rng(tensors: dict[str, torch.Tensor], meta: dict, rank: int = 0) -> None:
+def restore_rng(checkpoint: Checkpoint, rank: int = 0) -> None:
     """Put python, numpy and torch generators back where the checkpoint found them (for a distributed
     run's ``rank``, that rank's torch generator when the checkpoint holds it)."""
+    tensors, meta = checkpoint.rng, checkpoint.rng_meta
     torch.set_rng_state(tensors.get(f"rng.rank.{rank}", tensors["rng.torch"]))
     cuda = [tensors[f"rng.cuda.{k}"] for k in range(len(tensors)) if f"rng.cuda.{k}" in tensors]
     if cuda and torch.cuda.is_available():
@@ -170,11 +178,8 @@ def save_checkpoint(
     write_atomic(directory / CHECKPOINT, payload)
 
 
-def read_checkpoint(directory: str | Path) -> tuple[Checkpoint, dict[str, torch.Tensor], dict]:
-    """The checkpoint of a model directory; a missing, torn or foreign file is a ``ModelError`` naming it.
-
-    Returns the checkpoint plus the raw generator tensors and metadata for ``restore_rng``.
-    """
+def read_checkpoint(directory: str | Path) -> Checkpoint:
+    """The checkpoint of a model directory; a missing, torn or foreign file is a ``ModelError`` naming it."""
     path = Path(directory) / CHECKPOINT
     if not path.is_file():
         raise ModelError(f"{path}: no checkpoint (was this directory written by seqlab train?)")
@@ -193,12 +198,12 @@ def read_checkpoint(directory: str | Path) -> tuple[Checkpoint, dict[str, torch.
         progress.order_rng = python_state(progress.order_rng)
         model = {name[len("model.") :]: t for name, t in tensors.items() if name.startswith("model.")}
         optim = _join_optimizer({n: t for n, t in tensors.items() if n.startswith("optim.")}, meta["optimizer"])
-        checkpoint = Checkpoint(progress, model, optim, dict(meta["scheduler"]), meta["fingerprint"], meta.get("scaler"))
         rng = {n: t for n, t in tensors.items() if n.startswith("rng.")}
         if "rng.torch" not in rng or "rng.numpy" not in rng:
             raise KeyError("rng")
+        checkpoint = Checkpoint(path, progress, model, optim, dict(meta["scheduler"]), meta["fingerprint"], meta.get("scaler"), rng, meta["rng"])
     except ModelError:
         raise
     except (KeyError, TypeError, ValueError, AttributeError) as err:
         raise ModelError(f"{path}: not a seqlab checkpoint (missing or malformed {err})") from None
-    return checkpoint, rng, meta["rng"]
+    return checkpoint

@@ -13,12 +13,16 @@ from seqlab.errors import SeqlabError
 log = logging.getLogger("seqlab")
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The ``seqlab`` parser and each command's own parser, by name (docs/cli.md is generated from them)."""
     parser = argparse.ArgumentParser(prog="seqlab", description="Sequence labelling with RNN/LSTM/GRU encoders and softmax/CRF heads.")
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors on stderr")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    train = sub.add_parser("train", help="train a model from a YAML config")
+    train = sub.add_parser("train", help="train a model from a YAML config", description=(
+        "Train a model as the config says and write its directory (config, vocabularies, best weights, per-epoch metrics, a "
+        "resumable checkpoint). An existing model is kept unless --overwrite. --resume continues an interrupted run exactly, "
+        "with its own config (--set may change e.g. train.epochs); the training file must be the one the run started with."))
     start = train.add_mutually_exclusive_group(required=True)
     start.add_argument("--config", help="YAML config file")
     start.add_argument("--resume", metavar="DIR", help="continue the run whose checkpoint is in DIR (its own config; --set may change e.g. train.epochs)")
@@ -27,18 +31,23 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--overwrite", action="store_true", help="replace a model already in the output directory")
     train.add_argument("--dry-run", action="store_true", help="print the resolved config and parameter count, then exit")
 
-    evaluate = sub.add_parser("evaluate", help="score a model on a labelled file")
+    evaluate = sub.add_parser("evaluate", help="score a model on a labelled file", description=(
+        "Score a model on a labelled file in its data format: span precision/recall/F1 (conlleval's rules) overall and per type, "
+        "token accuracy, accuracy on ambiguous and on out-of-vocabulary words, and the calibration of span confidences."))
     evaluate.add_argument("--model", required=True, help="model directory")
     evaluate.add_argument("--data", required=True, help="labelled file in the model's data format")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     evaluate.add_argument("--impl", choices=("fused", "scratch"), help="run the recurrent encoder with this implementation (same weights)")
 
-    predict = sub.add_parser("predict", help="tag raw text or a file")
+    predict = sub.add_parser("predict", help="tag raw text or a file", description=(
+        "Tag raw text or a file. Input is streamed in chunks and the output keeps the input order: conll prints token<TAB>tag "
+        "lines and a blank line per sentence, jsonl one object per sentence, text the sentence with entities as [TYPE words]. "
+        "Sentences/s on stderr at the end."))
     predict.add_argument("--model", required=True, help="model directory")
     source = predict.add_mutually_exclusive_group(required=True)
     source.add_argument("--text", help="one raw sentence")
     source.add_argument("--input", help="a file, or - for stdin")
-    predict.add_argument("--input-format", choices=("text", "conll", "conllu", "jsonl"), default="text", help="text: one raw sentence per line")
+    predict.add_argument("--input-format", choices=("text", "conll", "conllu", "jsonl"), default="text", help="text: one raw sentence per line; the others are read with the model's data settings")
     predict.add_argument("--format", choices=("conll", "jsonl", "text"), default="conll", help="output format")
     predict.add_argument("--probs", action="store_true", help="add each token's tag probability and each entity's confidence")
     predict.add_argument("--nbest", type=int, default=0, metavar="K", help="also give the K best tag sequences with their probabilities")
@@ -48,62 +57,69 @@ def _parser() -> argparse.ArgumentParser:
                               "and the fastest kept (inputs under 1,024 sentences: the model's train.eval_batch_size)")
     predict.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (a model trained anywhere runs anywhere)")
 
-    inspect = sub.add_parser("inspect", help="print the encoder's gate values and state norms token by token")
+    inspect = sub.add_parser("inspect", help="print the encoder's gate values and state norms token by token", description=(
+        "Per token: the tag, each gate's mean over units (LSTM forget/input/output, GRU update/reset) and the state norms in each "
+        "direction, for a model trained with either impl."))
     inspect.add_argument("--model", required=True, help="model directory (trained with either impl)")
     inspect.add_argument("--text", required=True, action="append", help="one raw sentence (repeatable)")
     inspect.add_argument("--layer", type=int, default=-1, help="encoder layer, 0-based; -1 is the last (default)")
     inspect.add_argument("--plot", metavar="FILE.png", help="also write a heatmap of each gate per unit and token (needs matplotlib)")
 
-    experiment = sub.add_parser("experiment", help="check the notes' claims about RNN/LSTM/GRU on real runs")
+    experiment = sub.add_parser("experiment", help="check the notes' claims about RNN/LSTM/GRU on real runs", description=(
+        "Run the notes' experiments (docs/experiments.md): each trains what its claim needs, writes OUT/NAME/results.json and "
+        "figures, and prints one verdict per claim, decided by a stated rule on the measured means."))
     experiment.add_argument("names", nargs="+", metavar="NAME", help="all, or any of: context future long-range vanishing exploding gates lstm-vs-gru init-and-relu")
     experiment.add_argument("--quick", action="store_true", help="few seeds, short runs: checks the pipeline in minutes, not the claims")
     experiment.add_argument("--out", default="runs/experiments", help="results.json and figures go to OUT/NAME/ (default runs/experiments)")
     experiment.add_argument("--seeds", type=int, help="seeds per variant (overrides the YAML)")
-    experiment.add_argument("--configs", default="configs/experiments", help="directory of the experiments' YAML files")
+    experiment.add_argument("--configs", help="directory of the experiments' YAML files (default: the ones installed with seqlab)")
 
-    sweep = sub.add_parser("sweep", help="train every combination of config values for several seeds and tabulate")
+    sweep = sub.add_parser("sweep", help="train every combination of config values for several seeds and tabulate", description=(
+        "Train every combination of the grid for each seed; print dev/test F1 mean ± std, parameters and training sentences/s "
+        "per combination, and write OUT/sweep.json and OUT/sweep.csv."))
     sweep.add_argument("--config", required=True, help="YAML config every run starts from")
     sweep.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2", help="values to sweep for one key (repeatable: the grid is their product)")
     sweep.add_argument("--seeds", type=int, default=1, help="seeds per combination (1..N)")
     sweep.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a key for every run")
     sweep.add_argument("--out", default="runs/sweep", help="model directories, sweep.json and sweep.csv (default runs/sweep)")
 
-    export = sub.add_parser("export", help="write the model as one TorchScript or torch.export program (ids in, tag ids out) or an ONNX file")
+    export = sub.add_parser("export", help="write the model as one TorchScript or torch.export program (ids in, tag ids out) or an ONNX file", description=(
+        "torchscript: one program from word/char/casing ids and lengths to tag ids, Viterbi included. torch-export: the same as a "
+        "torch.export program (.pt2, torch.export.load(F).module()), every loop over time a torch.scan, so it takes any batch, "
+        "length and word width. onnx: the tag scores and the start/transition/end scores, decoded after onnxruntime by "
+        "seqlab.export.onnx.OnnxTagger (pip install -e '.[export]')."))
     export.add_argument("--model", required=True, help="model directory")
     export.add_argument("--format", choices=("torchscript", "onnx", "torch-export"), default="torchscript",
-                        help="torchscript / torch-export (.pt2): decode included; onnx: scores + transition scores, decode with seqlab.export.viterbi_numpy")
+                        help="torchscript / torch-export (.pt2): decode included; onnx: scores + transition scores, decoded by seqlab.export.onnx.OnnxTagger")
     export.add_argument("--out", required=True, help="file to write")
-    export.add_argument("--check", action="store_true", help="run the export and the eager model on the dev data (or --data) and fail unless every tag matches")
+    export.add_argument("--check", action="store_true", help="run the export and the eager model on the dev data (or --data) and fail unless every tag is identical")
     export.add_argument("--data", help="labelled or unlabelled file for --check (default: the model's data.dev)")
 
-    plot = sub.add_parser("plot", help="draw a trained model's loss and dev-F1 curves from its metrics.jsonl")
+    plot = sub.add_parser("plot", help="draw a trained model's loss and dev-F1 curves from its metrics.jsonl", description=(
+        "Draw the training-loss and dev-F1 curves of a model from its metrics.jsonl (needs matplotlib)."))
     plot.add_argument("--model", required=True, help="model directory")
     plot.add_argument("--out", help="PNG file (default MODEL/curves.png)")
-    return parser
+    return parser, dict(sub.choices)
 
 
 def _train(args: argparse.Namespace) -> int:
     from seqlab.config import dump_config, load_config
-    from seqlab.data import build_vocabularies, read_corpus
-    from seqlab.model import build_model, count_parameters
-    from seqlab.train import _to_model_scheme, resume, train
+    from seqlab.errors import ConfigError
+    from seqlab.model import count_parameters
+    from seqlab.prepare import prepare_run
+    from seqlab.train import resume, train
 
     if args.resume is not None:
         if args.output or args.overwrite or args.dry_run:
-            from seqlab.errors import ConfigError
-
             raise ConfigError(["--resume continues in its own directory: --output, --overwrite and --dry-run do not apply"])
         return _report_training(resume(args.resume, args.overrides))
     config = load_config(args.config, args.overrides)
     if args.dry_run:
         if config.data.train is None:
-            from seqlab.errors import ConfigError
-
             raise ConfigError(["'data.train': required to count parameters"], args.config)
-        config, sentences = _to_model_scheme(config, read_corpus(config.data.train, config.data))
-        vocabs = build_vocabularies(sentences, config.data)  # tags in the model's scheme, as training has them
-        print(dump_config(config), end="")
-        print(f"# parameters: {count_parameters(build_model(config.model, vocabs))}")
+        prepared = prepare_run(config)  # what training would build, on the CPU
+        print(dump_config(prepared.config), end="")
+        print(f"# parameters: {count_parameters(prepared.optimisation.model)}")
         return 0
     return _report_training(train(config, args.output, overwrite=args.overwrite))
 
@@ -153,7 +169,7 @@ def _predict(args: argparse.Namespace) -> int:
         if not tokens:
             raise DataError(None, None, "--text is empty: give a sentence to tag")
         sentences = iter([tokens])
-    from seqlab.train import resolve_device
+    from seqlab.device import resolve_device
 
     batch_size: int | str = args.batch_size
     if batch_size != "auto":
@@ -208,7 +224,8 @@ def _experiment(args: argparse.Namespace) -> int:
 
     if args.seeds is not None and args.seeds < 1:
         raise ConfigError([f"--seeds: expected a number >= 1, got {args.seeds}"])
-    outcomes = run_experiments(args.names, Path(args.out), Path(args.configs), quick=args.quick, seeds=args.seeds, echo=not args.quiet)
+    configs = Path(args.configs) if args.configs else None
+    outcomes = run_experiments(args.names, Path(args.out), configs, quick=args.quick, seeds=args.seeds, echo=not args.quiet)
     print(format_verdicts(outcomes))
     print(f"results and figures: {args.out}/<experiment>/")
     return 0
@@ -229,9 +246,9 @@ def _sweep(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from seqlab.data import Sentence, encode, iter_corpus
     from seqlab.errors import ModelError
     from seqlab.export import check, export, load_exported
+    from seqlab.readers import iter_sentences
     from seqlab.tagger import Tagger
 
     tagger = Tagger.load(args.model)
@@ -243,8 +260,7 @@ def _export(args: argparse.Namespace) -> int:
     source = args.data or data.dev
     if source is None:
         raise ModelError(f"{args.model}: the model has no data.dev; give --data FILE for --check")
-    sentences = [Sentence(s.tokens, None) for s in iter_corpus(source, data, require_tags=False)]
-    encoded = [encode(s, tagger.bundle.vocabs, data) for s in sentences]
+    encoded = tagger.encode_tokens([s.tokens for s in iter_sentences(source, data, require_tags=False)])
     parity = check(load_exported(out, args.format), tagger, encoded)
     if parity.mismatched:
         raise ModelError(f"{out}: tags differ from the eager model on {len(parity.mismatched)} of {parity.sentences} sentences of {source} (first: sentence {parity.mismatched[0] + 1})")
@@ -278,7 +294,7 @@ def _plot(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = build_parser()[0].parse_args(argv)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s", stream=sys.stderr)
     handlers = {"train": _train, "evaluate": _evaluate, "predict": _predict, "inspect": _inspect, "experiment": _experiment, "sweep": _sweep, "plot": _plot, "export": _export}
     try:

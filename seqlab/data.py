@@ -1,155 +1,21 @@
-"""Corpus readers (CoNLL columns, JSONL; CoNLL-U in ``seqlab.conllu``), encoding to ids, and length-bucketed batching.
-
-Readers are generators over ``Sentence`` objects so large inputs stream; ``read_corpus`` collects a
-whole training/evaluation file and rejects an empty one. Every problem is a ``DataError`` naming the
-file and line.
-"""
+"""Sentences to ids and batches: the word key, casing classes, vocabularies, encoding, and
+length-bucketed batching. (Reading files is ``seqlab.readers``.)"""
 from __future__ import annotations
 
 import functools
-import json
 import random
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 
 from seqlab.config import DataConfig
 from seqlab.errors import DataError
+from seqlab.readers import Sentence
 from seqlab.vocab import Vocab
 
 MAX_WORD_CHARS = 64
 """Character features look at the first 64 characters of a word (the word itself is always tagged)."""
-
-
-@dataclass(frozen=True)
-class Sentence:
-    tokens: tuple[str, ...]
-    """The tokens, as in the file."""
-    tags: tuple[str, ...] | None
-    """One tag per token, or None for unlabelled input."""
-    line: int = 0
-    """1-based line of the first token in its file (0 when not read from a file)."""
-
-
-def decode_lines(raw_lines: Iterable[bytes], name: str | Path) -> Iterator[tuple[int, str]]:
-    """``(line number, text without newline)`` for each raw line, decoding UTF-8 line by line (a BOM on
-    the first line is dropped); a line that is not UTF-8 is a ``DataError`` naming it."""
-    for number, raw in enumerate(raw_lines, start=1):
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as err:
-            raise DataError(name, number, f"not valid UTF-8 (byte 0x{raw[err.start]:02x} at column {err.start + 1})") from None
-        if number == 1 and text.startswith("\ufeff"):
-            text = text[1:]
-        yield number, text.rstrip("\r\n")
-
-
-def decoded_lines(path: str | Path) -> Iterator[tuple[int, str]]:
-    """``decode_lines`` over a file, streamed; a missing or unreadable file is a ``DataError``."""
-    try:
-        handle = open(path, "rb")
-    except FileNotFoundError:
-        raise DataError(path, None, "file not found") from None
-    except IsADirectoryError:
-        raise DataError(path, None, "is a directory, expected a file") from None
-    except OSError as err:
-        raise DataError(path, None, f"cannot read ({err.strerror})") from None
-    with handle:
-        yield from decode_lines(handle, path)
-
-
-def iter_conll(
-    path: str | Path,
-    token_column: int = 0,
-    tag_column: int = -1,
-    separator: str = "whitespace",
-    require_tags: bool = True,
-) -> Iterator[Sentence]:
-    """Sentences of a CoNLL column file: one token per line, blank lines between sentences.
-
-    ``-DOCSTART-`` lines are skipped; every token line must have as many columns as the first one.
-    With ``require_tags=False`` a file of one column is read as tokens only.
-    """
-    path = Path(path)
-    width: int | None = None
-    tokens: list[str] = []
-    tags: list[str] = []
-    start = 0
-    for number, text in decoded_lines(path):
-        if separator == "tab":
-            columns = text.split("\t") if text.strip() else []
-        else:
-            columns = text.split()
-        if not columns or columns[0] == "-DOCSTART-":
-            if tokens:
-                yield Sentence(tuple(tokens), tuple(tags) if tags else None, start)
-            tokens, tags = [], []
-            continue
-        if width is None:
-            width = len(columns)
-            needed = [token_column] + ([tag_column] if require_tags or width > 1 else [])
-            for col in needed:
-                if not -width <= col < width:
-                    raise DataError(path, number, f"expected a column {col} (token_column/tag_column), found {width} column(s)")
-            if require_tags and width < 2:
-                raise DataError(path, number, "expected at least 2 columns (token and tag), found 1")
-        elif len(columns) != width:
-            raise DataError(path, number, f"expected {width} columns like the first token line, found {len(columns)}")
-        if not tokens:
-            start = number
-        tokens.append(columns[token_column])
-        if width > 1:
-            tags.append(columns[tag_column])
-    if tokens:
-        yield Sentence(tuple(tokens), tuple(tags) if tags else None, start)
-
-
-def iter_jsonl(path: str | Path, require_tags: bool = True) -> Iterator[Sentence]:
-    """Sentences of a JSONL file: one ``{"tokens": [...], "tags": [...]}`` object per line; blank lines skipped."""
-    path = Path(path)
-    for number, text in decoded_lines(path):
-        if not text.strip():
-            continue
-        try:
-            record = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise DataError(path, number, f"invalid JSON ({err.msg} at column {err.colno})") from None
-        if not isinstance(record, dict):
-            raise DataError(path, number, f"expected a JSON object, found {type(record).__name__}")
-        tokens = record.get("tokens")
-        if not isinstance(tokens, list) or not all(isinstance(t, str) and t for t in tokens):
-            raise DataError(path, number, "expected \"tokens\": a list of non-empty strings")
-        tags = record.get("tags")
-        if tags is None and not require_tags:
-            yield Sentence(tuple(tokens), None, number)
-            continue
-        if not isinstance(tags, list) or not all(isinstance(t, str) and t for t in tags):
-            raise DataError(path, number, "expected \"tags\": a list of non-empty strings")
-        if len(tags) != len(tokens):
-            raise DataError(path, number, f"{len(tokens)} tokens but {len(tags)} tags")
-        if tokens:
-            yield Sentence(tuple(tokens), tuple(tags), number)
-
-
-def iter_corpus(path: str | Path, data: DataConfig, require_tags: bool = True) -> Iterator[Sentence]:
-    """Sentences of a file in the format the data config names."""
-    if data.format == "jsonl":
-        return iter_jsonl(path, require_tags)
-    if data.format == "conllu":
-        from seqlab.conllu import iter_conllu  # conllu builds on this module's line decoding
-
-        return iter_conllu(path, data.conllu_tag, require_tags)
-    return iter_conll(path, data.token_column, data.tag_column, data.separator, require_tags)
-
-
-def read_corpus(path: str | Path, data: DataConfig, require_tags: bool = True) -> list[Sentence]:
-    """All sentences of a file; an empty file is a ``DataError``."""
-    sentences = list(iter_corpus(path, data, require_tags))
-    if not sentences:
-        raise DataError(path, None, "no sentences found (the file is empty or holds only blank lines)")
-    return sentences
 
 
 # ------------------------------------------------------------------------------------------- encoding

@@ -10,8 +10,10 @@ process group (gloo on CPU, nccl on CUDA) and wraps the model in ``DistributedDa
 
 Every rank draws the same global length-bucketed batches of ``train.batch_size`` sentences (the same
 seeded generator) and takes its share of each: rank r gets sentences r, r+N, r+2N, … of the batch.
-Each rank's loss is scaled so that DDP's gradient average equals the single-process gradient of the
-whole batch, so ``train.batch_size`` means the same global batch whatever the number of processes.
+Each rank's objective (``seqlab.model.Objective``, which divides by the global batch's sentence count
+for ``loss_reduction: mean``) is scaled by ``gradient_weight`` so that DDP's gradient average equals the
+single-process gradient of the whole batch: ``train.batch_size`` means the same global batch whatever
+the number of processes.
 Only rank 0 reads and writes the model directory's files, evaluates on dev/test and decides early
 stopping; the decision is broadcast.
 """
@@ -19,7 +21,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -77,30 +78,14 @@ def share(index: list[int], context: Context) -> tuple[list[int], float]:
     return mine, 1.0
 
 
-def loss_scale(local: int, weight: float, total: int, reduction: str, context: Context) -> float:
-    """Factor turning this rank's mean sentence loss into its share of the batch objective.
-
-    DDP averages gradients over the N ranks, so a rank contributes ``N · (its sentences' summed loss)``
-    divided by the batch's sentence count for ``mean``, or not divided for ``sum``.
-    """
-    summed = local * weight * context.world
-    return summed / total if reduction == "mean" else summed
+def gradient_weight(weight: float, context: Context) -> float:
+    """Factor on this rank's objective so that DDP's average of the N ranks' gradients is the gradient of
+    the whole batch's objective: ``N`` (``weight`` 0 for a rank that only took part, see ``share``)."""
+    return weight * context.world
 
 
-class LossModule(nn.Module):
-    """``forward(batch)`` → the model's mean sentence loss, so that DDP sees the loss computation."""
-
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, batch: Any) -> torch.Tensor:
-        return self.model.loss(batch)
-
-
-def wrap(model: nn.Module, context: Context, device: torch.device) -> nn.Module:
-    """A module whose ``forward(batch)`` is the loss: DDP-wrapped when distributed."""
-    module = LossModule(model)
+def wrap(module: nn.Module, context: Context, device: torch.device) -> nn.Module:
+    """``module`` (the training objective) wrapped in ``DistributedDataParallel`` when distributed."""
     if not context.active:
         return module
     ids = [device.index] if device.type == "cuda" else None

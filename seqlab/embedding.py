@@ -6,11 +6,10 @@ import math
 
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+from torch.nn.utils.rnn import pack_padded_sequence
 
 from seqlab.amp import fp32_lstm_on_cpu
 from seqlab.capture import capturing
-from seqlab.cells import ScratchRecurrent
 from seqlab.data import CASINGS
 from seqlab.errors import ModelError
 
@@ -20,8 +19,7 @@ def distinct_words(flat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     of its distinct row, so that ``words[inverse] == flat``.
 
     A word's character feature depends on its characters only, so each distinct spelling in a batch is
-    computed once and copied to its positions (CoNLL-2003's test set in batches of 32: 26,680 distinct
-    per batch of 46,435 tokens). Rows are keyed by ``k = Σ_i c_i·a_i`` with fixed random weights ``a_i``
+    computed once and copied to its positions. Rows are keyed by ``k = Σ_i c_i·a_i`` with fixed random weights ``a_i``
     small enough that the sum cannot overflow int64; a 1-D ``unique`` of the keys is far cheaper than
     ``unique(dim=0)``. The result is checked (``words[inverse] == flat``): if two spellings ever shared a
     key, every row is returned as its own word. Gradients flow back through the copy to the shared row.
@@ -47,7 +45,7 @@ _KEY_GENERATOR = torch.Generator()
 def _share_spellings(flat: torch.Tensor) -> bool:
     """Whether to compute each distinct spelling once: eagerly on the CPU. A captured graph keeps the
     general path; on a GPU the per-word work is cheap and ``distinct_words`` would wait on the device
-    twice per batch (not measured there, so the GPU path is left as it was)."""
+    twice per batch."""
     return flat.device.type == "cpu" and not capturing()
 
 
@@ -87,7 +85,8 @@ class CharLSTM(nn.Module):
     """Per-word character BiLSTM (Lample et al., 2016): ``c_w = [→h_last; ←h_first]`` over ``w``'s characters.
 
     Each word is its own sequence (packed by its character count), so a word's feature does not depend
-    on the other words in its batch; padded words (no characters) get 0.
+    on the other words in its batch; padded words (no characters) get 0. (``seqlab.export`` swaps in a
+    selection-free equivalent for graph exports.)
     """
 
     def __init__(self, num_chars: int, dim: int, hidden: int) -> None:
@@ -100,25 +99,6 @@ class CharLSTM(nn.Module):
         """``chars (B, L, C)`` long → ``(B, L, 2·hidden)``."""
         batch, seq, width = chars.shape
         flat = chars.reshape(batch * seq, width)  # (B*L, C)
-        counts = (flat != 0).sum(dim=1)  # (B*L,)
-        real = counts > 0  # (B*L,)
-        if torch.onnx.is_in_onnx_export() or isinstance(self.rnn, ScratchRecurrent):
-            # No data-dependent selection in an exported graph: every word goes through (empty ones read
-            # one padding character) and the padded words are zeroed; the same values for the real words.
-            # The final states are read from the output sequence (the ONNX exporter handles a packed LSTM's
-            # output, not its h_n): forward at the last character, backward at the first. ``seqlab.export``
-            # puts the scratch BiLSTM (same parameters, a ``torch.scan`` loop) here for ``torch.export``.
-            lengths = counts.clamp(min=1)  # (B*L,)
-            if isinstance(self.rnn, ScratchRecurrent):
-                steps, _ = self.rnn(self.embed(flat), lengths)  # (B*L, C, 2H)
-            else:
-                packed = pack_padded_sequence(self.embed(flat), lengths.cpu(), batch_first=True, enforce_sorted=False)
-                steps, _ = pad_packed_sequence(self.rnn(packed)[0], batch_first=True, total_length=width)  # (B*L, C, 2H)
-            hidden = self.output_dim // 2
-            last = (lengths - 1).view(-1, 1, 1).expand(-1, 1, hidden)  # (B*L, 1, H)
-            forward = steps[:, :, :hidden].gather(1, last).squeeze(1)  # (B*L, H)
-            backward = steps[:, 0, hidden:]  # (B*L, H)
-            return (torch.cat([forward, backward], dim=1) * real.unsqueeze(1)).reshape(batch, seq, -1)  # (B, L, 2H)
         spellings, inverse = distinct_words(flat) if _share_spellings(flat) else (flat, None)  # (S, C), (B*L,)
         counts = (spellings != 0).sum(dim=1)  # (S,)
         real = counts > 0  # (S,)

@@ -107,10 +107,8 @@ def unpacked(rnn: nn.RNNBase, x: torch.Tensor, lengths: torch.Tensor) -> torch.T
     Layer by layer, each direction is one call of torch's fused kernel on the padded batch: the forward
     direction as it is (padding comes after a sentence's tokens, so it never reaches them), the backward
     direction on each sentence reversed within its own length (``reverse_index``), reversed back after.
-    Exact, and on CPU far cheaper than packing, whose backward pass dominated: torch 2.13, forward+backward
-    of the CoNLL-2003 BiLSTM (input 150, hidden 100) over 3,000 training sentences took 5.4–6.1 s packed
-    against 2.4 s this way at batch 10 (3.0–3.6 s against 1.6–1.8 s at batch 32). Dropout between
-    layers is ``rnn.dropout``, as in the fused module.
+    Exact, and on the CPU much cheaper than packing, whose backward pass dominates there
+    (docs/benchmarks.md has the figures). Dropout between layers is ``rnn.dropout``, as in the fused module.
     """
     batch, seq, _ = x.shape
     run = _FUNCTIONS[rnn.mode]  # nn.RNN names its mode RNN_TANH or RNN_RELU
@@ -141,9 +139,8 @@ def _all_full(lengths: torch.Tensor, seq: int) -> bool:
     """Whether every sentence fills the batch's ``seq`` positions (length-bucketed batches often do).
 
     Then the unpacked call is exactly the packed one (the backward direction starts at position
-    ``seq - 1``, each sentence's own last token) and on CPU it is faster: torch 2.13 measured 1.9x for
-    GRU and 1.6x for the vanilla RNN forward+backward at batch 32 × 202 tokens. A trace or an export always
-    takes the packed path, which is right for any lengths."""
+    ``seq - 1``, each sentence's own last token) and faster. A trace or an export always takes the
+    packed path, which is right for any lengths."""
     if capturing():
         return False
     return bool((lengths == seq).all())

@@ -13,7 +13,7 @@ import random
 import signal
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,12 +26,14 @@ from seqlab.amp import autocast
 from seqlab.bundle import load_weights, save_weights, write_json
 from seqlab.checkpoint import Progress, save_checkpoint
 from seqlab.config import Config
-from seqlab.data import EncodedSentence, Sentence, bucketed_order, collate, encode
-from seqlab.distributed import SINGLE, Context, any_rank, from_main, gather_rng, loss_scale, share, sum_all
+from seqlab.data import bucketed_order, collate
+from seqlab.distributed import SINGLE, Context, any_rank, from_main, gather_rng, gradient_weight, share, sum_all
 from seqlab.errors import ModelError, SeqlabError
-from seqlab.metrics import Report, report
-from seqlab.model import TaggerModel
-from seqlab.tagger import Tagger, decode_encoded
+from seqlab.evaluate import Evaluator
+from seqlab.metrics import Report
+from seqlab.prepare import Corpus, Optimisation
+from seqlab.model import count_parameters
+from seqlab.tagger import Tagger
 
 log = logging.getLogger("seqlab.train")
 
@@ -50,25 +52,6 @@ class TrainResult:
     test: Report | None
     parameters: int
     seconds: float
-
-
-class Scorer:
-    """Evaluates a model on one labelled split, encoded once."""
-
-    def __init__(self, sentences: Sequence[Sentence], tagger: Tagger, batch_size: int) -> None:
-        data = tagger.bundle.config.data
-        self.sentences = sentences
-        self.encoded = [encode(Sentence(s.tokens, None), tagger.bundle.vocabs, data) for s in sentences]
-        self.tagger = tagger
-        self.batch_size = batch_size
-
-    def __call__(self) -> Report:
-        ids = decode_encoded(self.tagger.model, self.encoded, self.batch_size, self.tagger.device)
-        names = self.tagger.bundle.vocabs.tags.items
-        predicted = [self.tagger.to_output([names[i] for i in row]) for row in ids]
-        gold = [s.tags or () for s in self.sentences]
-        tokens = [s.tokens for s in self.sentences]
-        return report(tokens, gold, predicted, self.tagger.bundle.ambiguous.__contains__, self.tagger.is_oov)
 
 
 class TrainingInterrupted(SeqlabError):
@@ -98,95 +81,119 @@ def stop_requests() -> Iterator[list[int]]:
             signal.signal(sig, old)
 
 
+@dataclass(frozen=True)
+class Place:
+    """Where a run works: its model directory, device and (under torchrun) process group."""
+
+    directory: Path
+    device: torch.device
+    context: Context = SINGLE
+
+
+@dataclass
+class Clock:
+    """Wall time of a run over every process that worked on it."""
+
+    began: float
+    """``perf_counter()`` when this process took the run over."""
+    before: float = 0.0
+    """Seconds spent by earlier processes (a resumed run)."""
+
+    def elapsed(self) -> float:
+        return self.before + time.perf_counter() - self.began
+
+
 @dataclass
 class Run:
     """Everything one training run holds while its loop runs."""
 
     config: Config
-    directory: Path
-    device: torch.device
-    encoded: list[EncodedSentence]
-    model: TaggerModel
+    place: Place
+    corpus: Corpus
+    optimisation: Optimisation
     objective: nn.Module
-    """``forward(batch)`` → the model's loss; DDP-wrapped when distributed (``seqlab.distributed.wrap``)."""
-    optimizer: torch.optim.Optimizer
-    schedule: torch.optim.lr_scheduler.LambdaLR
+    """``forward(batch, sentences)`` → ``(objective, summed loss)`` (``seqlab.model.Objective``), DDP-wrapped
+    when distributed (``seqlab.distributed.wrap``)."""
+    progress: Progress
     rng: random.Random
     """Draws the batch order (the same on every rank); its state at each epoch's start is in the checkpoint."""
-    progress: Progress
-    fingerprint: str
+    clock: Clock
     tagger: Tagger
-    dev_score: Scorer | None
-    test_sents: list[Sentence] | None
-    parameters: int
-    began: float
-    """``perf_counter()`` when this process took the run over; ``progress.seconds`` counts from there."""
-    seconds_before: float
-    context: Context = SINGLE
-    scaler: torch.amp.GradScaler | None = None
-    """fp16's gradient scaler (``train.precision: fp16``)."""
-
-    def elapsed(self) -> float:
-        return self.seconds_before + time.perf_counter() - self.began
+    """The model being trained, for scoring."""
+    dev: Evaluator | None
+    """Scores the dev split after each epoch (rank 0, when there is a dev file)."""
 
     def checkpoint(self) -> None:
         """Write the checkpoint (rank 0), with every rank's generator state (a collective when distributed)."""
-        states = gather_rng(self.context)
-        if self.context.main:
-            self.progress.seconds = self.elapsed()
-            ranks = states if self.context.active else None
-            scaler = self.scaler.state_dict() if self.scaler is not None else None
-            save_checkpoint(self.directory, self.progress, self.model, self.optimizer, self.schedule, self.fingerprint, ranks, scaler)
+        context, optimisation = self.place.context, self.optimisation
+        states = gather_rng(context)
+        if context.main:
+            self.progress.seconds = self.clock.elapsed()
+            ranks = states if context.active else None
+            scaler = optimisation.scaler.state_dict() if optimisation.scaler is not None else None
+            save_checkpoint(
+                self.place.directory, self.progress, optimisation.model, optimisation.optimizer, optimisation.schedule, self.corpus.fingerprint, ranks, scaler
+            )
 
 
 def loop(run: Run, progress_bar: bool | None) -> TrainResult:
-    config, state, main = run.config, run.progress, run.context.main
-    lengths = [e.words.shape[0] for e in run.encoded]
+    """Train epoch after epoch until the epochs, the patience or ``train.stop_at`` end the run, writing the
+    checkpoint after every epoch; then ``finish``."""
+    config, state = run.config, run.progress
+    lengths = [e.words.shape[0] for e in run.corpus.encoded]
     with stop_requests() as stop:
         while not state.stopped and state.epoch < config.train.epochs:
             epoch = state.epoch + 1
-            lr = run.optimizer.param_groups[0]["lr"]
+            lr = run.optimisation.optimizer.param_groups[0]["lr"]
             order = bucketed_order(lengths, config.train.batch_size, config.train.bucket_batches, run.rng)
             train_epoch(run, order, epoch, progress_bar, stop)
-            run.schedule.step()
+            run.optimisation.schedule.step()
             record = {
                 "epoch": epoch, "lr": lr, "loss": state.loss_sum / max(state.seen, 1), "max_grad_norm": state.largest,
                 "skipped_batches": state.skipped, "train_sents_per_s": round(state.seen / state.epoch_seconds, 1) if state.epoch_seconds > 0 else 0.0,
             }
-            improved = True
-            if run.dev_score is not None and main:
-                dev = run.dev_score()
-                record.update(dev_f1=dev.f1, dev_accuracy=dev.accuracy)
-                score = dev.f1 if config.train.metric == "f1" else dev.accuracy
-                improved = state.best_score is None or score > state.best_score
-                if improved:
-                    state.best_score, state.best_dev = score, dev.to_json()
-            record["best"] = improved
-            record["seconds"] = round(run.elapsed(), 2)
-            if improved:
-                state.best_epoch, state.stale = epoch, 0
-                if main:
-                    save_weights(run.directory, run.model)
-            else:
-                state.stale += 1
-            if main:
-                _append_history(run.directory / files.HISTORY, record)
-                log.info("epoch %d: loss %.4f, %.0f sent/s%s", epoch, record["loss"], record["train_sents_per_s"], f", dev F1 {record['dev_f1']:.4f}" if run.dev_score else "")
-            state.epoch = epoch
-            if config.train.patience is not None and state.stale >= config.train.patience:
-                log.info("no dev %s improvement for %d epochs: stopping", config.train.metric, state.stale)
-                state.stopped = True
-            if config.train.stop_at is not None and state.best_score is not None and state.best_score >= config.train.stop_at:
-                log.info("dev %s reached %.4f (train.stop_at %s): stopping", config.train.metric, state.best_score, config.train.stop_at)
-                state.stopped = True
-            state.stopped = state.stopped or epoch >= config.train.epochs
-            stale, stopped, best = from_main([state.stale, float(state.stopped), state.best_epoch], run.context)  # rank 0 judged dev
-            state.stale, state.stopped, state.best_epoch = int(stale), bool(stopped), int(best)
-            state.start_epoch(run.rng)
+            end_epoch(run, epoch, record)
             run.checkpoint()
-            if any_rank(bool(stop), run.context) and not state.stopped:
-                raise TrainingInterrupted(f"stopped after epoch {epoch}; checkpoint saved: continue with seqlab train --resume {run.directory}")
+            if any_rank(bool(stop), run.place.context) and not state.stopped:
+                raise TrainingInterrupted(f"stopped after epoch {epoch}; checkpoint saved: continue with seqlab train --resume {run.place.directory}")
     return finish(run)
+
+
+def end_epoch(run: Run, epoch: int, record: dict) -> None:
+    """Score dev (rank 0), keep the weights when they are the best so far, log ``record``, and decide
+    whether to stop (rank 0 decides; every rank takes its decision)."""
+    config, state, place = run.config, run.progress, run.place
+    main = place.context.main
+    improved = True
+    if run.dev is not None and main:
+        dev = run.dev()
+        record.update(dev_f1=dev.f1, dev_accuracy=dev.accuracy)
+        score = dev.f1 if config.train.metric == "f1" else dev.accuracy
+        improved = state.best_score is None or score > state.best_score
+        if improved:
+            state.best_score, state.best_dev = score, dev.to_json()
+    record["best"] = improved
+    record["seconds"] = round(run.clock.elapsed(), 2)
+    if improved:
+        state.best_epoch, state.stale = epoch, 0
+        if main:
+            save_weights(place.directory, run.optimisation.model)
+    else:
+        state.stale += 1
+    if main:
+        _append_history(place.directory / files.HISTORY, record)
+        log.info("epoch %d: loss %.4f, %.0f sent/s%s", epoch, record["loss"], record["train_sents_per_s"], f", dev F1 {record['dev_f1']:.4f}" if run.dev else "")
+    state.epoch = epoch
+    if config.train.patience is not None and state.stale >= config.train.patience:
+        log.info("no dev %s improvement for %d epochs: stopping", config.train.metric, state.stale)
+        state.stopped = True
+    if config.train.stop_at is not None and state.best_score is not None and state.best_score >= config.train.stop_at:
+        log.info("dev %s reached %.4f (train.stop_at %s): stopping", config.train.metric, state.best_score, config.train.stop_at)
+        state.stopped = True
+    state.stopped = state.stopped or epoch >= config.train.epochs
+    stale, stopped, best = from_main([state.stale, float(state.stopped), state.best_epoch], place.context)  # rank 0 judged dev
+    state.stale, state.stopped, state.best_epoch = int(stale), bool(stopped), int(best)
+    state.start_epoch(run.rng)
 
 
 def _append_history(path: Path, record: dict) -> None:
@@ -199,26 +206,27 @@ def _append_history(path: Path, record: dict) -> None:
 
 def finish(run: Run) -> TrainResult:
     """Reload the best weights, score the test file, write ``metrics.json`` (rank 0; the others only return)."""
-    state = run.progress
-    if not run.context.main:
-        return TrainResult(run.directory, state.best_epoch, state.epoch, None, None, run.parameters, run.elapsed())
-    load_weights(run.directory, run.model)
-    test = Scorer(run.test_sents, run.tagger, run.config.train.eval_batch_size)() if run.test_sents else None
-    seconds = run.elapsed()
+    state, place, model = run.progress, run.place, run.optimisation.model
+    parameters = count_parameters(model)
+    if not place.context.main:
+        return TrainResult(place.directory, state.best_epoch, state.epoch, None, None, parameters, run.clock.elapsed())
+    load_weights(place.directory, model)
+    test = Evaluator(run.tagger, run.corpus.test, confidence=False)() if run.corpus.test else None
+    seconds = run.clock.elapsed()
     summary = {
         "best_epoch": state.best_epoch,
         "epochs_run": state.epoch,
-        "parameters": run.parameters,
+        "parameters": parameters,
         "seconds": round(seconds, 2),
         "pretrained": state.coverage,
         "dev": state.best_dev,
         "test": test.to_json() if test else None,
     }
-    if run.context.active:
-        summary["processes"] = run.context.world
-    write_json(run.directory / files.METRICS, summary)
+    if place.context.active:
+        summary["processes"] = place.context.world
+    write_json(place.directory / files.METRICS, summary)
     dev = Report.from_json(state.best_dev) if state.best_dev else None
-    return TrainResult(run.directory, state.best_epoch, state.epoch, dev, test, run.parameters, seconds)
+    return TrainResult(place.directory, state.best_epoch, state.epoch, dev, test, parameters, seconds)
 
 
 def train_epoch(run: Run, order: list[list[int]], epoch: int, progress: bool | None, stop: list[int]) -> None:
@@ -227,25 +235,26 @@ def train_epoch(run: Run, order: list[list[int]], epoch: int, progress: bool | N
     Each batch is this rank's share of a global batch; the totals (loss, sentences, stop requests) are
     summed over ranks every batch, so every rank holds the same progress and takes the same decisions.
     The gradient norm recorded is the global L2 norm of all parameter gradients before clipping."""
-    model, optimizer, state, train, context, scaler = run.model, run.optimizer, run.progress, run.config.train, run.context, run.scaler
+    state, train, context, device = run.progress, run.config.train, run.place.context, run.place.device
+    model, optimizer, scaler = run.optimisation.model, run.optimisation.optimizer, run.optimisation.scaler
     model.train()
     max_norm = train.clip_grad_norm if train.clip_grad_norm is not None else math.inf
     last = time.perf_counter()
     disable = (None if progress is None else not progress) if context.main else True  # None: a bar only on a terminal
-    bar = tqdm(total=len(run.encoded), initial=state.seen, desc=f"epoch {epoch}", unit="sent", disable=disable, leave=False)
+    bar = tqdm(total=len(run.corpus.encoded), initial=state.seen, desc=f"epoch {epoch}", unit="sent", disable=disable, leave=False)
     with bar:
         for index in order[state.step :]:
             mine, weight = share(index, context)
-            batch = collate([run.encoded[k] for k in mine], mine).to(run.device)
+            batch = collate([run.corpus.encoded[k] for k in mine], mine).to(device)
             optimizer.zero_grad(set_to_none=True)
-            with autocast(run.device, train.precision):
-                loss = run.objective(batch)  # mean over this rank's sentences
-            local = loss.item()
+            with autocast(device, train.precision):
+                objective, summed = run.objective(batch, len(index))
+            local = (summed / len(mine)).item()  # mean over this rank's sentences
             loss_sum, seen, stops = sum_all([local * len(mine) * weight, len(mine) * weight, float(bool(stop))], context)
             value = loss_sum / seen if seen else local
             norm = math.nan
             if math.isfinite(value):
-                objective = loss * loss_scale(len(mine), weight, len(index), train.loss_reduction, context)
+                objective = objective * gradient_weight(weight, context)
                 if scaler is not None:
                     scaler.scale(objective).backward()
                     scaler.unscale_(optimizer)
@@ -276,7 +285,7 @@ def train_epoch(run: Run, order: list[list[int]], epoch: int, progress: bool | N
                 what, bad = ("loss", value) if not math.isfinite(value) else ("gradient norm", norm)
                 raise TrainingError(
                     f"the {what} became {bad} at epoch {epoch}, batch {state.step}; the last checkpoint and the best model in "
-                    f"{run.directory} are kept. Try a lower train.lr or train.clip_grad_norm, or train.skip_nonfinite: true"
+                    f"{run.place.directory} are kept. Try a lower train.lr or train.clip_grad_norm, or train.skip_nonfinite: true"
                 )
             now = time.perf_counter()
             state.epoch_seconds += now - last
@@ -287,4 +296,4 @@ def train_epoch(run: Run, order: list[list[int]], epoch: int, progress: bool | N
                 run.checkpoint()
                 last = time.perf_counter()  # checkpoint writing is not training time
             if stops:
-                raise TrainingInterrupted(f"stopped at epoch {epoch}, batch {state.step}; checkpoint saved: continue with seqlab train --resume {run.directory}")
+                raise TrainingInterrupted(f"stopped at epoch {epoch}, batch {state.step}; checkpoint saved: continue with seqlab train --resume {run.place.directory}")

@@ -1,9 +1,7 @@
 """Span-level precision/recall/F1 with conlleval semantics, token accuracy, and the context-sensitive subsets.
 
-Spans follow conlleval's chunk rules, so IOB1, BIO (IOB2) and BIOES input are all read correctly: a span
-starts at ``B-X`` or ``S-X``, at ``I-X``/``E-X`` after ``O``, ``E-*`` or ``S-*``, or wherever the type
-changes; it ends before ``B``, ``S``, ``O`` or a type change, and after ``E``/``S``. A tag with no
-``B-/I-/E-/S-`` prefix (a POS tag such as ``NOUN``) is a one-token span of its own type; ``O`` is outside.
+Spans are read by ``seqlab.schemes.spans`` (conlleval's chunk rules, so IOB1, BIO and BIOES are all read
+correctly; an unprefixed tag such as ``NOUN`` is a one-token span of its own type).
 
 Undefined ratios (no predicted spans for precision, no gold spans for recall, no tokens for accuracy)
 are 0.0, never NaN or -1. Nothing here prints.
@@ -14,63 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-_PREFIXES = ("B", "I", "E", "S")
-
-
-@dataclass(frozen=True)
-class Span:
-    start: int
-    """Index of the first token."""
-    end: int
-    """Index one past the last token."""
-    type: str
-    """Entity type (``PER``, ``FRUIT``…)."""
-
-
-def split_tag(tag: str) -> tuple[str, str]:
-    """``"B-ORG"`` → ``("B", "ORG")``; ``"O"`` → ``("O", "")``; an unprefixed tag ``"NOUN"`` → ``("S", "NOUN")``."""
-    if tag == "O":
-        return "O", ""
-    prefix, dash, kind = tag.partition("-")
-    if dash and prefix in _PREFIXES and kind:
-        return prefix, kind
-    return "S", tag
-
-
-def _ends(prev: str, prev_type: str, cur: str, cur_type: str) -> bool:
-    """conlleval's endOfChunk: does the chunk open at the previous token end before this one?"""
-    if prev in ("E", "S"):
-        return True
-    if prev in ("B", "I") and cur in ("B", "S", "O"):
-        return True
-    return prev != "O" and prev_type != cur_type
-
-
-def _starts(prev: str, prev_type: str, cur: str, cur_type: str) -> bool:
-    """conlleval's startOfChunk: does a chunk start at this token?"""
-    if cur in ("B", "S"):
-        return True
-    if prev in ("E", "S", "O") and cur in ("E", "I"):
-        return True
-    return cur != "O" and prev_type != cur_type
-
-
-def spans(tags: Sequence[str]) -> list[Span]:
-    """The spans of one tag sequence, in order."""
-    found: list[Span] = []
-    prev, prev_type = "O", ""
-    start: int | None = None
-    for i, tag in enumerate(tags):
-        cur, cur_type = split_tag(tag)
-        if start is not None and _ends(prev, prev_type, cur, cur_type):
-            found.append(Span(start, i, prev_type))
-            start = None
-        if _starts(prev, prev_type, cur, cur_type):
-            start = i
-        prev, prev_type = cur, cur_type
-    if start is not None:
-        found.append(Span(start, len(tags), prev_type))
-    return found
+from seqlab.schemes import spans
 
 
 def _ratio(numerator: int, denominator: int) -> float:

@@ -1,4 +1,5 @@
-"""The tagger network, embedding → encoder → linear → head, and ``build_model``, which derives every size once."""
+"""The tagger network, embedding → encoder → linear → head; ``build_model``, which derives every size once;
+``rebuild``, the same weights in a network built another way; and ``Objective``, what a training step minimises."""
 from __future__ import annotations
 
 import torch
@@ -37,6 +38,7 @@ class TaggerModel(nn.Module):
         return self.projection(h)  # (B, L, T)
 
     def loss(self, batch: Batch) -> torch.Tensor:
+        """The head's loss summed over the batch's sentences (a scalar), computed in fp32."""
         assert batch.tags is not None, "training batches carry tags"
         emissions = self.emissions(batch)  # (B, L, T), 16-bit under autocast
         with torch.autocast(emissions.device.type, enabled=False):  # the head always in fp32
@@ -45,6 +47,30 @@ class TaggerModel(nn.Module):
     def decode(self, batch: Batch) -> torch.Tensor:
         """Predicted tag ids, ``(B, L)``; 0 at padding."""
         return self.head.decode(self.emissions(batch), batch.mask)
+
+
+class Objective(nn.Module):
+    """What one training step minimises (``train.loss_reduction``), for a batch of ``N`` sentences:
+
+        sum:   Σ_b ℓ_b          mean:  (1/N) Σ_b ℓ_b
+
+    with ``ℓ_b`` the head's loss of sentence ``b``. ``forward(batch, sentences)`` takes ``N`` apart from the
+    batch, because under torchrun a process holds only its share of the ``N`` sentences of a step (see
+    ``seqlab.distributed``). It returns ``(objective, summed)``: the value to differentiate and the batch's
+    summed loss, detached, for the logs. A module, so that ``DistributedDataParallel`` can wrap it.
+    """
+
+    def __init__(self, model: TaggerModel, reduction: str) -> None:
+        super().__init__()
+        if reduction not in ("sum", "mean"):
+            raise ModelError(f"train.loss_reduction: expected sum or mean, got '{reduction}'")
+        self.model = model
+        self.reduction = reduction
+
+    def forward(self, batch: Batch, sentences: int) -> tuple[torch.Tensor, torch.Tensor]:
+        summed = self.model.loss(batch)  # ()
+        objective = summed if self.reduction == "sum" else summed / sentences
+        return objective, summed.detach()
 
 
 def _lookup(family: dict, name: str, key: str) -> object:
@@ -76,6 +102,16 @@ def build_model(config: ModelConfig, vocabs: Vocabularies) -> TaggerModel:
     masks = transition_masks(vocabs.tags.items, config.decoder.scheme) if config.decoder.constrained else ()
     head = make_head(len(vocabs.tags), *masks)
     return TaggerModel(embedding, encoder, len(vocabs.tags), head)
+
+
+def rebuild(model: TaggerModel, config: ModelConfig, vocabs: Vocabularies) -> TaggerModel:
+    """A network built for ``config`` carrying ``model``'s weights, on ``model``'s device, in eval mode
+    (``model`` is unchanged). ``config`` may differ from ``model``'s own only where the parameters stay
+    the same: the encoder's ``impl`` (see ``seqlab.config.with_impl``)."""
+    device = next(model.parameters()).device
+    fresh = build_model(config, vocabs)
+    fresh.load_state_dict(model.state_dict())
+    return fresh.to(device).eval()
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -2,25 +2,21 @@
 
 Memory stays bounded by the chunk size whatever the input length, and the output keeps the input order.
 With ``batch_size="auto"`` the decode batch size is measured on the machine at hand: the first chunk is
-decoded in parts, one per size in ``CANDIDATES``, and the fastest size is kept for the rest (on the project's 2-core CPU
-batches of 32 decoded 3x faster than 512; a GPU wants large batches).
+decoded in parts, one per size in ``CANDIDATES``, and the fastest size is kept for the rest (the best
+size depends on the machine: small batches on a few CPU cores, large ones on a GPU).
 """
 from __future__ import annotations
 
 import json
 import logging
-import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 
 from seqlab.config import DataConfig
-from seqlab.conllu import iter_conllu
-from seqlab.data import decode_lines, decoded_lines, iter_conll, iter_jsonl
-from seqlab.errors import DataError
-from seqlab.metrics import spans
+from seqlab.readers import iter_sentences
+from seqlab.schemes import spans
 from seqlab.tagger import Analysis, Tagger
-from seqlab.tokenizer import tokenize
 
 log = logging.getLogger("seqlab")
 
@@ -30,31 +26,12 @@ CANDIDATES = (8, 16, 32, 64, 128, 256, 512)
 TUNE_MIN = 1024
 """Inputs whose first chunk has fewer sentences are not worth tuning for: the model's
 ``train.eval_batch_size`` is used."""
-INPUT_FORMATS = ("text", "conll", "jsonl")
-
-
-def _raw_sentences(lines: Iterator[tuple[int, str]], name: str) -> Iterator[tuple[str, ...]]:
-    for number, text in lines:
-        if "\x00" in text:
-            raise DataError(name, number, "contains a NUL byte; expected text")
-        yield tuple(tokenize(text))
 
 
 def read_sentences(source: str, input_format: str, data: DataConfig) -> Iterator[tuple[str, ...]]:
-    """Token tuples, streamed from a file (or ``-`` for stdin): one raw sentence per line, or CoNLL/CoNLL-U/JSONL."""
-    if input_format == "text":
-        if source == "-":
-            return _raw_sentences(decode_lines(sys.stdin.buffer, "<stdin>"), "<stdin>")
-        return _raw_sentences(decoded_lines(source), source)
-    if source == "-":
-        raise DataError("<stdin>", None, f"--input - reads raw text only; save {input_format} input to a file")
-    if input_format == "conll":
-        sentences = iter_conll(source, data.token_column, data.tag_column, data.separator, require_tags=False)
-    elif input_format == "conllu":
-        sentences = iter_conllu(source, data.conllu_tag, require_tags=False)
-    else:
-        sentences = iter_jsonl(source, require_tags=False)
-    return (s.tokens for s in sentences)
+    """Token tuples, streamed from a file (or ``-`` for stdin) in ``input_format`` (``text``: one raw
+    sentence per line; ``conll``/``conllu``/``jsonl`` read with the model's data settings, tags ignored)."""
+    return (s.tokens for s in iter_sentences(source, data, require_tags=False, fmt=input_format))
 
 
 def tune_batch_size(
@@ -90,9 +67,7 @@ def tag_stream(
     """
 
     def decode(block: list[tuple[str, ...]], size: int | None) -> list[Analysis]:
-        if with_probs or nbest:
-            return tagger.analyse(block, nbest=nbest, batch_size=size)
-        return [Analysis(tokens, tags, (), (), ()) for tokens, tags in zip(block, tagger.predict_tokens(block, size))]
+        return tagger.analyse(block, nbest=nbest, batch_size=size, probs=with_probs or bool(nbest))
 
     iterator = iter(sentences)
     while True:

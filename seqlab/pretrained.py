@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from seqlab.data import decode_lines
+from seqlab.readers import decode_lines
 from seqlab.errors import DataError
 from seqlab.vocab import Vocab
 

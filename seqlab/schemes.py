@@ -1,8 +1,13 @@
-"""Tag schemes (IOB1, BIO/IOB2, BIOES): detection, conversion, and the transitions each one forbids.
+"""Tags and tag schemes (IOB1, BIO/IOB2, BIOES): parsing a tag, reading spans, detection, conversion,
+the tag set a model outputs, and the transitions each scheme forbids.
 
-Conversion goes through spans read with conlleval's rules (``seqlab.metrics.spans``), so an invalid
-sequence is repaired exactly the way conlleval would score it (``O I-X`` reads as ``O B-X`` in BIO).
-Tags without a ``B-/I-/E-/S-`` prefix (POS tags) are left alone and never constrained.
+Spans follow conlleval's chunk rules, so IOB1, BIO (IOB2) and BIOES input are all read correctly: a span
+starts at ``B-X`` or ``S-X``, at ``I-X``/``E-X`` after ``O``, ``E-*`` or ``S-*``, or wherever the type
+changes; it ends before ``B``, ``S``, ``O`` or a type change, and after ``E``/``S``. A tag with no
+``B-/I-/E-/S-`` prefix (a POS tag such as ``NOUN``) is a one-token span of its own type; ``O`` is outside.
+
+Conversion goes through those spans, so an invalid sequence is repaired exactly the way conlleval would
+score it (``O I-X`` reads as ``O B-X`` in BIO). Tags without a prefix are left alone and never constrained.
 
 Each scheme's constraints are one small pure function over ``(previous, next)`` tag pairs:
 
@@ -15,18 +20,19 @@ Each scheme's constraints are one small pure function over ``(previous, next)`` 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 import torch
 
-from seqlab.metrics import spans
-
 Scheme = Literal["iob1", "bio", "bioes"]
 SCHEMES: tuple[str, ...] = ("iob1", "bio", "bioes")
+PREFIXES: dict[str, str] = {"iob1": "BI", "bio": "BI", "bioes": "BIES"}
+"""The prefixes each scheme writes."""
 
 
-def _parts(tag: str) -> tuple[str, str]:
-    """``("B", "PER")`` for prefixed tags, ``("O", "")`` for O, ``("", tag)`` for unprefixed tags."""
+def split_tag(tag: str) -> tuple[str, str]:
+    """``"B-ORG"`` → ``("B", "ORG")``; ``"O"`` → ``("O", "")``; an unprefixed tag ``"NOUN"`` → ``("", "NOUN")``."""
     if tag == "O":
         return "O", ""
     prefix, dash, kind = tag.partition("-")
@@ -35,13 +41,73 @@ def _parts(tag: str) -> tuple[str, str]:
     return "", tag
 
 
+@dataclass(frozen=True)
+class Span:
+    start: int
+    """Index of the first token."""
+    end: int
+    """Index one past the last token."""
+    type: str
+    """Entity type (``PER``, ``FRUIT``…)."""
+
+
+def _ends(prev: str, prev_type: str, cur: str, cur_type: str) -> bool:
+    """conlleval's endOfChunk: does the chunk open at the previous token end before this one?"""
+    if prev in ("E", "S"):
+        return True
+    if prev in ("B", "I") and cur in ("B", "S", "O"):
+        return True
+    return prev != "O" and prev_type != cur_type
+
+
+def _starts(prev: str, prev_type: str, cur: str, cur_type: str) -> bool:
+    """conlleval's startOfChunk: does a chunk start at this token?"""
+    if cur in ("B", "S"):
+        return True
+    if prev in ("E", "S", "O") and cur in ("E", "I"):
+        return True
+    return cur != "O" and prev_type != cur_type
+
+
+def spans(tags: Sequence[str]) -> list[Span]:
+    """The spans of one tag sequence, in order (an unprefixed tag reads as ``S-`` of its own type)."""
+    found: list[Span] = []
+    prev, prev_type = "O", ""
+    start: int | None = None
+    for i, tag in enumerate(tags):
+        cur, cur_type = split_tag(tag)
+        cur = cur or "S"
+        if start is not None and _ends(prev, prev_type, cur, cur_type):
+            found.append(Span(start, i, prev_type))
+            start = None
+        if _starts(prev, prev_type, cur, cur_type):
+            start = i
+        prev, prev_type = cur, cur_type
+    if start is not None:
+        found.append(Span(start, len(tags), prev_type))
+    return found
+
+
+def tag_set(model_tags: Iterable[str], scheme: str) -> list[str]:
+    """Every tag a model whose tags are ``model_tags`` can output once its sequences are written in
+    ``scheme``: each entity type with all of the scheme's prefixes, plus ``O`` and unprefixed tags; sorted."""
+    out = set()
+    for tag in model_tags:
+        prefix, kind = split_tag(tag)
+        if prefix in ("B", "I", "E", "S"):
+            out |= {f"{p}-{kind}" for p in PREFIXES[scheme]}
+        else:
+            out.add(tag)
+    return sorted(out)
+
+
 def detect_scheme(sequences: Iterable[Sequence[str]]) -> Scheme:
     """``bioes`` if any ``E-``/``S-`` tag occurs; ``iob1`` if some span opens with ``I-``; else ``bio``."""
     iob1 = False
     for tags in sequences:
         previous = ("O", "")
         for tag in tags:
-            prefix, kind = _parts(tag)
+            prefix, kind = split_tag(tag)
             if prefix in ("E", "S"):
                 return "bioes"
             if prefix == "I" and (previous[0] not in ("B", "I") or previous[1] != kind):
@@ -54,11 +120,11 @@ def convert(tags: Sequence[str], scheme: str) -> list[str]:
     """The same spans written in ``scheme`` (invalid input is read with conlleval's rules first)."""
     out = ["O"] * len(tags)
     for k, tag in enumerate(tags):
-        if _parts(tag)[0] == "":
+        if split_tag(tag)[0] == "":
             out[k] = tag  # unprefixed tags pass through
     previous_end, previous_type = -1, ""
     for span in spans(tags):
-        if _parts(tags[span.start])[0] == "" and span.end - span.start == 1 and tags[span.start] == span.type:
+        if split_tag(tags[span.start])[0] == "" and span.end - span.start == 1 and tags[span.start] == span.type:
             previous_end, previous_type = span.end, span.type
             continue
         length = span.end - span.start
@@ -82,8 +148,8 @@ def is_valid(tags: Sequence[str], scheme: str) -> bool:
 
 
 def _allowed_pair(scheme: str, previous: str, tag: str) -> bool:
-    p_prefix, p_kind = _parts(previous)
-    prefix, kind = _parts(tag)
+    p_prefix, p_kind = split_tag(previous)
+    prefix, kind = split_tag(tag)
     if scheme == "bio":
         return prefix != "I" or (p_prefix in ("B", "I") and p_kind == kind)
     if scheme == "iob1":
@@ -96,7 +162,7 @@ def _allowed_pair(scheme: str, previous: str, tag: str) -> bool:
 
 
 def _allowed_start(scheme: str, tag: str) -> bool:
-    prefix = _parts(tag)[0]
+    prefix = split_tag(tag)[0]
     if scheme == "bio":
         return prefix != "I"
     if scheme == "iob1":
@@ -105,7 +171,7 @@ def _allowed_start(scheme: str, tag: str) -> bool:
 
 
 def _allowed_end(scheme: str, tag: str) -> bool:
-    return scheme != "bioes" or _parts(tag)[0] not in ("B", "I")
+    return scheme != "bioes" or split_tag(tag)[0] not in ("B", "I")
 
 
 def transition_masks(tags: Sequence[str], scheme: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -1,4 +1,5 @@
-"""``Tagger``: a trained model ready to tag tokens or raw text, from Python or the CLI.
+"""``Tagger``: a trained model ready to tag tokens or raw text, from Python, the CLI or training's own
+dev scoring. Every prediction goes through one path, ``Tagger.infer``.
 
     >>> tagger = Tagger.load("runs/apple_lstm")
     >>> tagger.predict(["I like eating apple!"])[0].tags
@@ -10,19 +11,20 @@ converted back to the scheme of the training files (``data.tag_scheme``).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from seqlab.bundle import Bundle, load_bundle, load_weights
-from seqlab.data import Batch, EncodedSentence, Sentence, encode, make_batches, sorted_order, word_key
-from seqlab.config import replace_in
+from seqlab.config import Config, with_impl
+from seqlab.crf import ChainHead
+from seqlab.data import Batch, EncodedSentence, encode, make_batches, sorted_order, word_key
 from seqlab.errors import ConfigError, ModelError
-from seqlab.metrics import spans
-from seqlab.model import TaggerModel, build_model
-from seqlab.schemes import SCHEMES, convert
+from seqlab.model import TaggerModel, build_model, rebuild
+from seqlab.readers import Sentence
+from seqlab.schemes import SCHEMES, convert, spans, tag_set
 from seqlab.tokenizer import tokenize
 
 
@@ -49,32 +51,33 @@ class Analysis:
     tokens: tuple[str, ...]
     tags: tuple[str, ...]
     token_probs: tuple[float, ...]
-    """Marginal probability of each predicted tag (in the model's scheme)."""
+    """Marginal probability of each predicted tag (in the model's scheme); empty unless asked for."""
     spans: tuple[SpanConfidence, ...]
+    """Each predicted span with its confidence; empty unless asked for."""
     nbest: tuple[tuple[tuple[str, ...], float], ...]
     """The k best tag sequences with their probabilities, best first (empty unless asked for)."""
 
 
-def _batches(encoded: Sequence[EncodedSentence], batch_size: int):
-    """Length-sorted batches of the non-empty sentences, with their positions in ``encoded``."""
+@dataclass(frozen=True)
+class Inference:
+    """What the model says about one sentence, in its own tag ids and scheme."""
+
+    ids: tuple[int, ...]
+    """The best tag sequence."""
+    probs: tuple[float, ...]
+    """Marginal probability of each of those tags (empty unless asked for)."""
+    spans: tuple[SpanConfidence, ...]
+    """Each span of the best sequence with its confidence (empty unless asked for)."""
+    nbest: tuple[tuple[list[int], float], ...]
+    """The k best sequences with their probabilities, best first (empty unless asked for)."""
+
+
+def batched(encoded: Sequence[EncodedSentence], batch_size: int) -> Iterator[tuple[Batch, list[int]]]:
+    """Length-sorted batches of the non-empty sentences, each with its sentences' positions in ``encoded``."""
     nonempty = [k for k, e in enumerate(encoded) if e.words.shape[0] > 0]
     order = sorted_order([encoded[k].words.shape[0] for k in nonempty], batch_size)
     for batch in make_batches([encoded[k] for k in nonempty], order):
         yield batch, [nonempty[i] for i in batch.index]
-
-
-@torch.no_grad()
-def decode_encoded(model: TaggerModel, encoded: Sequence[EncodedSentence], batch_size: int, device: torch.device) -> list[list[int]]:
-    """Tag ids (model scheme) for each encoded sentence, in input order."""
-    was_training = model.training
-    model.eval()
-    results: list[list[int]] = [[] for _ in encoded]
-    for batch, positions in _batches(encoded, batch_size):
-        paths = model.decode(batch.to(device)).cpu().tolist()  # (B, L)
-        for row, position in enumerate(positions):
-            results[position] = paths[row][: int(batch.lengths[row])]
-    model.train(was_training)
-    return results
 
 
 class Tagger:
@@ -96,28 +99,24 @@ class Tagger:
         one it was trained with; the weights are the same parameters under the same names.
         """
         bundle = load_bundle(directory)
-        if impl is not None and impl != bundle.config.model.encoder.impl:
-            try:
-                config = replace_in(bundle.config, "model.encoder.impl", impl)
-            except ConfigError as err:
-                raise ModelError(f"{directory}: cannot run with impl '{impl}': {err}") from None
-            bundle = dataclasses.replace(bundle, config=config)
+        if impl is not None:
+            bundle = dataclasses.replace(bundle, config=_with_impl(bundle, impl, directory))
         model = build_model(bundle.config.model, bundle.vocabs)
         load_weights(directory, model)
         return cls(model, bundle, torch.device(device))
 
+    def with_impl(self, impl: str) -> "Tagger":
+        """This tagger with its recurrent encoder computed by ``impl`` (the same weights; ``self`` when it
+        already is)."""
+        config = _with_impl(self.bundle, impl, "the model")
+        if config == self.bundle.config:
+            return self
+        return Tagger(rebuild(self.model, config.model, self.bundle.vocabs), dataclasses.replace(self.bundle, config=config), self.device)
+
     @property
     def tags(self) -> list[str]:
         """Every tag the model can output, in the files' scheme."""
-        prefixes = {"bioes": "BIES", "bio": "BI", "iob1": "BI"}[self.output_scheme]
-        out = set()
-        for tag in self.bundle.vocabs.tags.items:
-            prefix, dash, kind = tag.partition("-")
-            if dash and prefix in ("B", "I", "E", "S") and kind:
-                out |= {f"{p}-{kind}" for p in prefixes}
-            else:
-                out.add(tag)
-        return sorted(out)
+        return tag_set(self.bundle.vocabs.tags.items, self.output_scheme)
 
     def is_oov(self, token: str) -> bool:
         """Whether ``token`` maps to the unknown-word id of the model's vocabulary."""
@@ -131,7 +130,8 @@ class Tagger:
                 raise ModelError(f"sentence {k}: expected a list of non-empty token strings")
         return [encode(Sentence(tuple(tokens), None), self.bundle.vocabs, self.bundle.config.data) for tokens in sentences]
 
-    def _names(self, ids: Sequence[int]) -> list[str]:
+    def tag_names(self, ids: Sequence[int]) -> list[str]:
+        """Tag ids → tag names of the model's scheme."""
         names = self.bundle.vocabs.tags.items
         return [names[i] for i in ids]
 
@@ -143,10 +143,7 @@ class Tagger:
 
     def predict_tokens(self, sentences: Sequence[Sequence[str]], batch_size: int | None = None) -> list[tuple[str, ...]]:
         """One tag per token for each pre-tokenised sentence (an empty sentence gets no tags)."""
-        encoded = self.encode_tokens(sentences)
-        size = batch_size or self.bundle.config.train.eval_batch_size
-        ids = decode_encoded(self.model, encoded, size, self.device)
-        return [self.to_output(self._names(row)) for row in ids]
+        return [a.tags for a in self.analyse(sentences, batch_size=batch_size, probs=False)]
 
     def predict(self, texts: Sequence[str], batch_size: int | None = None) -> list[TaggedSentence]:
         """Tokenise each raw text (``apple!`` → ``apple !``) and tag it."""
@@ -156,53 +153,69 @@ class Tagger:
         tags = self.predict_tokens(tokens, batch_size)
         return [TaggedSentence(t, g) for t, g in zip(tokens, tags)]
 
-    @torch.no_grad()
-    def analyse(self, sentences: Sequence[Sequence[str]], nbest: int = 0, batch_size: int | None = None) -> list[Analysis]:
-        """Tags with token marginals, span confidences and (with ``nbest > 0``) the ``nbest`` best sequences.
+    def analyse(
+        self,
+        sentences: Sequence[Sequence[str]],
+        nbest: int = 0,
+        batch_size: int | None = None,
+        probs: bool = True,
+        encoded: Sequence[EncodedSentence] | None = None,
+    ) -> list[Analysis]:
+        """Tags and, with ``probs``, token marginals and span confidences; with ``nbest > 0`` the ``nbest``
+        best sequences. ``encoded`` (the sentences' ids, when the caller keeps them) skips encoding.
 
         A span's confidence is the probability of the paths that contain exactly that span, computed from
         the forward–backward quantities: for BIOES the probability of its tag pattern (``S-X``, or
         ``B-X I-X… E-X``); for BIO that of ``B-X I-X…`` minus that of the same followed by ``I-X``. It is
         exact when the decoder is constrained (with invalid paths allowed they can also hold the span).
         """
+        if encoded is None:
+            encoded = self.encode_tokens(sentences)
+        out = []
+        for tokens, found in zip(sentences, self.infer(encoded, batch_size, probs, nbest)):
+            alternatives = tuple((self.to_output(self.tag_names(ids)), p) for ids, p in found.nbest)
+            out.append(Analysis(tuple(tokens), self.to_output(self.tag_names(found.ids)), found.probs, found.spans, alternatives))
+        return out
+
+    @torch.no_grad()
+    def infer(self, encoded: Sequence[EncodedSentence], batch_size: int | None = None, probs: bool = False, nbest: int = 0) -> list[Inference]:
+        """The model's answer for each encoded sentence, in input order (the one inference path: every
+        prediction, evaluation and the service go through it). ``batch_size`` defaults to ``train.eval_batch_size``."""
         if nbest < 0:
             raise ModelError(f"nbest: expected a number >= 0, got {nbest}")
-        encoded = self.encode_tokens(sentences)
-        results = [Analysis(tuple(s), (), (), (), ()) for s in sentences]
+        results = [Inference((), (), (), ()) for _ in encoded]
         head = self.model.head
-        for batch, positions in _batches(encoded, batch_size or self.bundle.config.train.eval_batch_size):
+        was_training = self.model.training
+        self.model.eval()
+        for batch, positions in batched(encoded, batch_size or self.bundle.config.train.eval_batch_size):
             batch = batch.to(self.device)
             emissions = self.model.emissions(batch)  # (B, L, T)
             paths = head.decode(emissions, batch.mask)  # (B, L)
-            probs = head.marginals(emissions, batch.mask).gather(2, paths.unsqueeze(2)).squeeze(2)  # (B, L)
-            confidences = self._span_confidences(head, emissions, batch, paths)
+            rows = paths.cpu().tolist()
+            marginals: list[list[float]] = [[] for _ in positions]
+            confidences: list[list[SpanConfidence]] = [[] for _ in positions]
+            if probs:
+                marginals = head.marginals(emissions, batch.mask).gather(2, paths.unsqueeze(2)).squeeze(2).tolist()  # (B, L)
+                confidences = self._span_confidences(head, emissions, batch, paths)
             best = head.decode_nbest(emissions, batch.mask, nbest) if nbest else None
             for row, position in enumerate(positions):
                 n = int(batch.lengths[row])
-                model_tags = self._names(paths[row, :n].tolist())
-                alternatives: tuple[tuple[tuple[str, ...], float], ...] = ()
+                alternatives: tuple[tuple[list[int], float], ...] = ()
                 if best is not None:
                     alternatives = tuple(
-                        (self.to_output(self._names(best[0][row, r, :n].tolist())), float(best[1][row, r].exp()))
-                        for r in range(best[0].shape[1])
-                        if torch.isfinite(best[1][row, r])
+                        (best[0][row, r, :n].tolist(), float(best[1][row, r].exp())) for r in range(best[0].shape[1]) if torch.isfinite(best[1][row, r])
                     )
-                results[position] = Analysis(
-                    tuple(sentences[position]),
-                    self.to_output(model_tags),
-                    tuple(float(p) for p in probs[row, :n]),
-                    tuple(confidences[row]),
-                    alternatives,
-                )
+                results[position] = Inference(tuple(rows[row][:n]), tuple(marginals[row][:n]), tuple(confidences[row]), alternatives)
+        self.model.train(was_training)
         return results
 
-    def _span_confidences(self, head, emissions: torch.Tensor, batch: Batch, paths: torch.Tensor) -> list[list[SpanConfidence]]:
+    def _span_confidences(self, head: ChainHead, emissions: torch.Tensor, batch: Batch, paths: torch.Tensor) -> list[list[SpanConfidence]]:
         index = self.bundle.vocabs.tags.index
         found: list[list] = [[] for _ in range(paths.shape[0])]
         rows = []  # (row, start, length, *pattern) for the span, and for its BIO extension by I-X
         for row in range(paths.shape[0]):
             n = int(batch.lengths[row])
-            model_tags = self._names(paths[row, :n].tolist())
+            model_tags = self.tag_names(paths[row, :n].tolist())
             for span in spans(model_tags):
                 pattern = [index.get(t, 0) for t in model_tags[span.start : span.end]]
                 found[row].append(span)
@@ -228,3 +241,10 @@ class Tagger:
         for row_spans in found:
             out.append([SpanConfidence(s.start, s.end, s.type, next(probs)) for s in row_spans])
         return out
+
+
+def _with_impl(bundle: Bundle, impl: str, where: str | Path) -> Config:
+    try:
+        return with_impl(bundle.config, impl)
+    except ConfigError as err:
+        raise ModelError(f"{where}: cannot run with impl '{impl}': {err}") from None

@@ -19,10 +19,8 @@ from dataclasses import dataclass
 import torch
 
 from seqlab.cells import GATE_NAMES, ScratchRecurrent
-from seqlab.config import replace_in
 from seqlab.data import collate
 from seqlab.errors import ModelError
-from seqlab.model import build_model
 from seqlab.plots import pyplot
 from seqlab.tagger import Tagger
 
@@ -46,16 +44,13 @@ class Trace:
 
 
 def scratch_encoder(tagger: Tagger) -> ScratchRecurrent:
-    """The tagger's encoder as scratch cells carrying the same weights (a copy; the tagger is unchanged)."""
+    """The tagger's encoder as scratch cells carrying the same weights (the tagger is unchanged)."""
     config = tagger.bundle.config
     if config.model.encoder.cell == "none":
         raise ModelError("this model has no recurrent encoder (model.encoder.cell is none): nothing to inspect")
-    scratch_config = replace_in(config, "model.encoder.impl", "scratch")
-    model = build_model(scratch_config.model, tagger.bundle.vocabs)
-    model.load_state_dict(tagger.model.state_dict())
-    rnn = model.encoder.rnn
+    rnn = tagger.with_impl("scratch").model.encoder.rnn
     assert isinstance(rnn, ScratchRecurrent)
-    return rnn.to(tagger.device).eval()
+    return rnn
 
 
 @torch.no_grad()

@@ -42,7 +42,7 @@ def test_mixed_precision_trains_on_cpu(tiny_config, tmp_path, precision, encoder
 def test_fp16_scaler_state_is_checkpointed_and_resumed(tiny_config, tmp_path):
     config = replace_in(replace_in(replace_in(tiny_config, "train.precision", "fp16"), "train.epochs", 2), "train.patience", None)
     train(config, tmp_path / "m", progress=False)
-    checkpoint, _, _ = read_checkpoint(tmp_path / "m")
+    checkpoint = read_checkpoint(tmp_path / "m")
     assert checkpoint.scaler is not None and checkpoint.scaler["scale"] > 0
     assert resume(tmp_path / "m", ["train.epochs=3"], progress=False).epochs_run == 3
 

@@ -8,7 +8,7 @@ from collections import Counter
 from pathlib import Path
 
 from seqlab.config import DataConfig
-from seqlab.data import read_corpus
+from seqlab.readers import read_corpus
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data" / "apple"
@@ -22,7 +22,7 @@ def load(split: str):
 
 
 def test_committed_files_are_the_generator_output(tmp_path):
-    subprocess.run([sys.executable, str(ROOT / "scripts" / "make_apple_data.py"), "--out", str(tmp_path)], check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "seqlab.apple", "--out", str(tmp_path)], check=True, capture_output=True)
     for name in ("train.conll", "dev.conll", "test.conll", "train.meta.jsonl", "test.meta.jsonl"):
         assert (tmp_path / name).read_bytes() == (DATA / name).read_bytes(), name
 

@@ -8,7 +8,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from seqlab.cells import ScratchRecurrent, initialise_recurrent, reverse_index
 from seqlab.config import load_config
-from seqlab.encoder import RecurrentEncoder, unpacked
+from seqlab.encoder import RecurrentEncoder
 from seqlab.errors import ConfigError, ModelError
 
 TORCH = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
@@ -198,47 +198,3 @@ def test_config_rejects_options_the_cell_cannot_take():
     assert "the fused gru supports only tanh" in err.value.problems[1] and "impl=scratch" in err.value.problems[1]
     config = load_config(None, ["model.encoder.impl=scratch", "model.encoder.nonlinearity=relu", "model.encoder.forget_bias=1"])
     assert config.model.encoder.forget_bias == 1.0
-
-
-@pytest.mark.parametrize("cell", list(TORCH))
-def test_encoder_state_dicts_are_interchangeable(cell):
-    torch.manual_seed(4)
-    fused = RecurrentEncoder(cell, 7, 5, 2, True, 0.0).eval()
-    scratch = RecurrentEncoder(cell, 7, 5, 2, True, 0.0, impl="scratch").eval()
-    assert list(fused.state_dict()) == list(scratch.state_dict())
-    scratch.load_state_dict(fused.state_dict())
-    x = torch.randn(4, 6, 7)
-    mask = (torch.arange(6).unsqueeze(0) < LENGTHS.unsqueeze(1)).unsqueeze(2)
-    with torch.no_grad():
-        assert torch.allclose(fused(x, LENGTHS) * mask, scratch(x, LENGTHS) * mask, atol=1e-5)
-        fused.load_state_dict(scratch.state_dict())  # and back
-
-
-@pytest.mark.parametrize("cell,layers,bidirectional,nonlinearity", [*[(*case, "tanh") for case in CASES], ("rnn", 2, True, "relu")])
-def test_unpacked_fused_run_equals_the_packed_one_with_gradients(cell, layers, bidirectional, nonlinearity):
-    """``seqlab.encoder.unpacked`` (per-direction calls on the padded batch) against torch's packed run."""
-    fused, _ = pair(cell, layers, bidirectional, nonlinearity)
-    torch.manual_seed(5)
-    x = torch.randn(4, 6, 7)
-    x[torch.arange(6).unsqueeze(0) >= LENGTHS.unsqueeze(1)] = 50.0  # garbage in the padding must not matter
-    x_packed, x_unpacked = x.clone().requires_grad_(), x.clone().requires_grad_()
-    out_p, _, _ = run_fused(fused, x_packed, LENGTHS)
-    out_u = unpacked(fused, x_unpacked, LENGTHS)
-    weights = torch.randn_like(out_p)  # one random linear functional, differentiated both ways
-    grads_p = torch.autograd.grad((out_p * weights).sum(), [x_packed, *fused.parameters()])
-    grads_u = torch.autograd.grad((out_u * weights).sum(), [x_unpacked, *fused.parameters()])
-    assert out_u.shape == out_p.shape and torch.allclose(out_u, out_p, atol=1e-5)  # 0 at padding as well
-    for a, b in zip(grads_u, grads_p):
-        assert torch.allclose(a, b, atol=1e-4), (a - b).abs().max()
-
-
-def test_fused_encoder_on_cpu_gives_each_sentence_its_own_encoding():
-    """The encoder's CPU path (unpacked) encodes a sentence the same alone as in a padded batch."""
-    torch.manual_seed(7)
-    encoder = RecurrentEncoder("lstm", 7, 5, 2, True, 0.0).eval()
-    x = torch.randn(4, 6, 7)
-    with torch.no_grad():
-        batch = encoder(x, LENGTHS)
-        for row, length in enumerate(LENGTHS.tolist()):
-            alone = encoder(x[row : row + 1, :length], LENGTHS[row : row + 1])
-            assert torch.allclose(batch[row, :length], alone[0], atol=1e-6)

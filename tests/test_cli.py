@@ -193,8 +193,8 @@ def test_auto_batch_size_is_measured_and_changes_no_tag(tiny_config, monkeypatch
     assert set(rates) == {4, 32, 64} and rates[best] == max(rates.values()) and all(0 < r < float("inf") for r in rates.values())
     monkeypatch.setattr(predict, "TUNE_MIN", 200)  # tune on this small input
     seen: list[int | None] = []
-    real = tagger.predict_tokens
-    monkeypatch.setattr(tagger, "predict_tokens", lambda block, size=None: seen.append(size) or real(block, size))
+    real = tagger.analyse
+    monkeypatch.setattr(tagger, "analyse", lambda block, batch_size=None, **options: seen.append(batch_size) or real(block, batch_size=batch_size, **options))
     with caplog.at_level(logging.INFO, logger="seqlab"):
         auto = [a.tags for a in predict.tag_stream(tagger, sentences, chunk=250, batch_size="auto")]
     auto_sizes = list(seen)

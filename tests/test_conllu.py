@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from seqlab.cli import main
-from seqlab.conllu import iter_conllu
+from seqlab.readers import conllu_sentences, read_lines
 from seqlab.errors import DataError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -15,7 +15,7 @@ TINY = ROOT / "tests" / "data" / "tiny.conllu"
 
 
 def test_reads_syntactic_words_skipping_ranges_empty_nodes_and_comments():
-    sentences = list(iter_conllu(TINY))
+    sentences = list(conllu_sentences(read_lines(TINY), TINY))
     assert [s.tokens for s in sentences] == [
         ("Vivo", "cerca", "de", "el", "río", "."),  # "del" (3-4) is read as its two words
         ("Sue", "likes", "coffee", "and", "Bill", "tea", "."),  # the empty node 5.1 is not a word
@@ -23,7 +23,7 @@ def test_reads_syntactic_words_skipping_ranges_empty_nodes_and_comments():
     ]
     assert sentences[0].tags == ("VERB", "ADV", "ADP", "DET", "NOUN", "PUNCT")
     assert [s.line for s in sentences] == [4, 14, 24]
-    xpos = list(iter_conllu(TINY, "xpos"))
+    xpos = list(conllu_sentences(read_lines(TINY), TINY, "xpos"))
     assert xpos[1].tags == ("NNP", "VBZ", "NN", "CC", "NNP", "NN", ".")
 
 
@@ -40,14 +40,14 @@ def test_errors_name_file_and_line(tmp_path, line, message):
     path = tmp_path / "bad.conllu"
     path.write_text("# comment\n" + line + "\n", encoding="utf-8")
     with pytest.raises(DataError, match=message) as err:
-        list(iter_conllu(path))
+        list(conllu_sentences(read_lines(path), path))
     assert str(err.value).startswith(f"{path}:2: ")
 
 
 def test_unannotated_tags_are_fine_for_prediction_input(tmp_path):
     path = tmp_path / "raw.conllu"
     path.write_text("1\tHello\t_\t_\t_\t_\t_\t_\t_\t_\n2\tworld\t_\t_\t_\t_\t_\t_\t_\t_\n", encoding="utf-8")
-    (sentence,) = iter_conllu(path, require_tags=False)
+    (sentence,) = conllu_sentences(read_lines(path), path, require_tags=False)
     assert sentence.tokens == ("Hello", "world") and sentence.tags is None
 
 

@@ -13,7 +13,7 @@ import torch
 from safetensors.torch import load_file
 
 from seqlab.bundle import HISTORY, METRICS, WEIGHTS
-from seqlab.distributed import SINGLE, Context, loss_scale, share
+from seqlab.distributed import SINGLE, Context, gradient_weight, share
 from tests.conftest import tiny_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,14 +28,19 @@ def test_share_splits_each_global_batch_and_keeps_every_rank_busy():
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
-def test_loss_scales_make_the_rank_average_the_whole_batch_objective(reduction):
-    losses = torch.tensor([0.5, 1.5, 2.0, 4.0, 3.0])  # per sentence, one global batch of 5
+@pytest.mark.parametrize("batch", [5, 1])
+def test_weighted_rank_objectives_average_to_the_whole_batch_objective(reduction, batch):
+    """Each rank's objective as ``seqlab.model.Objective`` forms it (its share's summed loss, divided by the
+    global batch's sentence count for mean), times ``gradient_weight``: DDP's average over the ranks is the
+    single-process objective of the whole batch (a rank with weight 0 only takes part)."""
+    losses = torch.tensor([0.5, 1.5, 2.0, 4.0, 3.0])[:batch]  # per sentence, one global batch
     whole = losses.mean() if reduction == "mean" else losses.sum()
-    ranks = [Context(r, 2) for r in range(2)]
     shares = []
-    for context in ranks:
-        mine, weight = share(list(range(5)), context)
-        shares.append(losses[mine].mean() * loss_scale(len(mine), weight, 5, reduction, context))
+    for context in (Context(0, 2), Context(1, 2)):
+        mine, weight = share(list(range(batch)), context)
+        summed = losses[mine].sum()
+        objective = summed if reduction == "sum" else summed / batch
+        shares.append(objective * gradient_weight(weight, context))
     assert torch.allclose(torch.stack(shares).mean(), whole)  # DDP averages the ranks' gradients
 
 

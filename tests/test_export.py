@@ -1,16 +1,15 @@
-"""Export: the TorchScript program and the ONNX graph + NumPy decode give the eager model's tags, tag for
-tag, for every head and encoder."""
+"""Export: the TorchScript program, the torch.export program and the ONNX graph + decode give the eager
+model's tags, tag for tag, for every head and encoder. (The decode's backends against enumeration:
+tests/test_decode.py.)"""
 from __future__ import annotations
 
-import itertools
-
 import pytest
-import torch
 
 from seqlab.config import load_config
-from seqlab.data import Sentence, encode, read_corpus
+from seqlab.data import encode
+from seqlab.readers import Sentence, read_corpus
 from seqlab.errors import ModelError
-from seqlab.export import check, export, load_exported, viterbi_ids, viterbi_numpy, viterbi_scan
+from seqlab.export import check, export, load_exported
 from seqlab.tagger import Tagger
 from seqlab.train import train
 from tests.conftest import tiny_overrides, tiny_sentences, write_conll
@@ -44,34 +43,6 @@ def test_exported_tags_equal_eager_tags(name, fmt, trained, tmp_path):
     encoded = [encode(Sentence(s.tokens, None), tagger.bundle.vocabs, tagger.bundle.config.data) for s in sentences + odd]
     parity = check(exported, tagger, encoded, batch_size=7)
     assert parity.sentences == len(encoded) and not parity.mismatched
-
-
-def brute_force(emissions, length, start, transitions, end):
-    num_tags = emissions.shape[1]
-    best, arg = float("-inf"), None
-    for path in itertools.product(range(num_tags), repeat=length):
-        score = start[path[0]] + emissions[0, path[0]] + end[path[-1]]
-        score = score + sum(transitions[path[t - 1], path[t]] + emissions[t, path[t]] for t in range(1, length))
-        if score > best:
-            best, arg = float(score), path
-    return list(arg)
-
-
-@pytest.mark.parametrize("seed", range(4))
-def test_scripted_viterbi_against_enumeration(seed):
-    gen = torch.Generator().manual_seed(seed)
-    num_tags, lengths = 4, torch.tensor([5, 1, 3, 4])
-    emissions = torch.randn(4, 5, num_tags, generator=gen) * 3  # (B, L, T)
-    start, transitions, end = torch.randn(num_tags, generator=gen), torch.randn(num_tags, num_tags, generator=gen), torch.randn(num_tags, generator=gen)
-    transitions[0, 1] = transitions[2, 2] = float("-inf")  # forbidden moves, as constrained decoding has
-    start[3] = float("-inf")
-    paths = viterbi_ids(emissions, lengths, start, transitions, end)
-    scanned = viterbi_scan(emissions, lengths, start, transitions, end)
-    on_host = viterbi_numpy(emissions.numpy(), lengths.numpy(), start.numpy(), transitions.numpy(), end.numpy())
-    for b, n in enumerate(lengths.tolist()):
-        best = brute_force(emissions[b], n, start, transitions, end)
-        assert paths[b, :n].tolist() == best and on_host[b, :n].tolist() == best and scanned[b, :n].tolist() == best
-        assert paths[b, n:].eq(0).all() and (on_host[b, n:] == 0).all() and scanned[b, n:].eq(0).all()
 
 
 @pytest.mark.parametrize("fmt,message", [("torchscript", "not a TorchScript file"), ("onnx", "not an ONNX file"), ("torch-export", "not a torch.export file")])

@@ -7,7 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from seqeval.metrics import classification_report, f1_score, precision_score, recall_score
 
-from seqlab.metrics import Span, ambiguous_words, report, span_scores, spans
+from seqlab.metrics import ambiguous_words, report, span_scores
+from seqlab.schemes import Span, spans
 
 TAGS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC"]
 

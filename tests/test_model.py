@@ -1,14 +1,15 @@
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
-from seqlab.config import load_config
-from seqlab.data import Sentence, build_vocabularies, collate, encode
-from seqlab.encoder import ENCODERS
+from seqlab.config import DecoderConfig, EncoderConfig, load_config, with_impl
+from seqlab.data import build_vocabularies, collate, encode
 from seqlab.errors import ModelError
-from seqlab.heads import HEADS
-from seqlab.model import build_model
+from seqlab.readers import Sentence
+from seqlab.model import Objective, build_model, rebuild
 
 SENTENCES = [
     Sentence(("I", "eat", "the", "apple", "."), ("O", "O", "O", "B-FRUIT", "O")),
@@ -70,18 +71,38 @@ def test_none_encoder_is_context_free():
     assert torch.allclose(a, b)
 
 
-def test_softmax_loss_is_the_summed_token_cross_entropy():
-    emissions = torch.randn(2, 3, 4)
-    tags = torch.tensor([[1, 2, 0], [3, 0, 0]])
-    mask = torch.tensor([[True, True, True], [True, False, False]])
-    head = HEADS["softmax"](4)
-    expected = -(emissions.log_softmax(2).gather(2, tags.unsqueeze(2)).squeeze(2) * mask).sum() / 2
-    assert torch.allclose(head.loss(emissions, tags, mask), expected)
+@pytest.mark.parametrize("key,value,message", [
+    ("encoder", dataclasses.replace(EncoderConfig(), cell="transformer"), "model.encoder.cell: unknown name 'transformer'; expected one of rnn, lstm, gru, none"),
+    ("decoder", dataclasses.replace(DecoderConfig(), kind="mlp"), "model.decoder.kind: unknown name 'mlp'; expected one of softmax, crf"),
+])
+def test_an_unknown_family_name_lists_the_valid_ones(key, value, message):
+    """A ModelConfig built in code bypasses load_config's checks: build_model still names the choices."""
+    config = dataclasses.replace(load_config(None).model, **{key: value})
+    with pytest.raises(ModelError, match=message):
+        build_model(config, build_vocabularies(SENTENCES, load_config(None).data))
 
 
-def test_families_list_their_names():
-    assert set(ENCODERS) == {"rnn", "lstm", "gru", "none"}
-    assert set(HEADS) == {"softmax", "crf"}
+@pytest.mark.parametrize("reduction", ["sum", "mean"])
+def test_objective_reduces_the_heads_summed_loss(reduction):
+    model, encoded = make(["model.decoder.kind=crf"])
+    batch = collate(encoded, range(len(encoded)))
+    objective, summed = Objective(model, reduction)(batch, sentences=10)
+    emissions = model.emissions(batch)
+    per_sentence = model.head.nll(emissions, batch.tags, batch.mask)  # (B,)
+    assert torch.allclose(summed, per_sentence.sum()) and not summed.requires_grad
+    expected = per_sentence.sum() if reduction == "sum" else per_sentence.sum() / 10  # 10: the global batch, not this share
+    assert torch.allclose(objective, expected) and objective.requires_grad
+
+
+def test_rebuild_carries_the_weights_into_the_other_implementation():
+    model, encoded = make(["model.encoder.cell=lstm"])
+    config = with_impl(load_config(None, ["model.embedding.dim=8", "model.encoder.hidden=6"]), "scratch")
+    scratch = rebuild(model, config.model, build_vocabularies(SENTENCES, config.data))
+    assert scratch is not model and type(scratch.encoder.rnn).__name__ == "ScratchRecurrent"
+    batch = collate(encoded, range(len(encoded)))
+    with torch.no_grad():
+        assert torch.allclose(scratch.emissions(batch), model.emissions(batch), atol=1e-5)
+    assert isinstance(model.encoder.rnn, torch.nn.LSTM)  # the original is unchanged
 
 
 def test_empty_tag_vocabulary_is_a_model_error():

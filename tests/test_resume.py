@@ -95,7 +95,7 @@ def outcome(directory: Path) -> dict:
     """What must match between runs: best and last weights, the history and summary without timings."""
     history = [json.loads(line) for line in (directory / HISTORY).read_text().splitlines()]
     summary = json.loads((directory / METRICS).read_text())
-    checkpoint, _, _ = read_checkpoint(directory)
+    checkpoint = read_checkpoint(directory)
     return {
         "best": load_file(str(directory / WEIGHTS)),
         "last": checkpoint.model,
@@ -136,7 +136,7 @@ def test_sigkill_mid_epoch_then_resume_is_bit_identical(shared, tmp_path, refere
     # Step 13 is epoch 2, batch 5: the last checkpoint on disk is epoch 2, batch 3.
     killed = cli(train_args(shared, tmp_path / "killed"), fault="SIGKILL:13", tmp=tmp_path)
     assert killed.returncode == -signal.SIGKILL
-    state, _, _ = read_checkpoint(tmp_path / "killed")
+    state = read_checkpoint(tmp_path / "killed")
     assert (state.progress.epoch, state.progress.step) == (1, 3)
     resumed = cli(["train", "--resume", str(tmp_path / "killed")])
     assert resumed.returncode == 0, resumed.stderr
@@ -179,7 +179,7 @@ def test_sigkill_between_checkpoint_write_and_rename(shared, tmp_path, reference
     assert killed.returncode == -signal.SIGKILL
     leftovers = [p.name for p in (tmp_path / "killed").iterdir() if p.name.endswith(".tmp")]
     assert leftovers, "the torn temporary file should be there before resuming"
-    state, _, _ = read_checkpoint(tmp_path / "killed")
+    state = read_checkpoint(tmp_path / "killed")
     assert (state.progress.epoch, state.progress.step) == (1, 6)
     assert len((tmp_path / "killed" / HISTORY).read_text().splitlines()) == 2
     resumed = cli(["train", "--resume", str(tmp_path / "killed")])
@@ -194,7 +194,7 @@ def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(shared, tmp_path, reference
     assert stopped.returncode == 130
     assert "Traceback" not in stopped.stderr
     assert f"--resume {tmp_path / 'stopped'}" in stopped.stderr
-    state, _, _ = read_checkpoint(tmp_path / "stopped")
+    state = read_checkpoint(tmp_path / "stopped")
     assert (state.progress.epoch, state.progress.step) == (1, 2)  # step 10 = epoch 2, batch 2
     resumed = cli(["train", "--resume", str(tmp_path / "stopped")])
     assert resumed.returncode == 0, resumed.stderr
@@ -306,7 +306,7 @@ def test_nonfinite_loss_stops_naming_the_batch_and_keeps_the_work(tiny_config, t
     calls = poison_losses(monkeypatch, {20: float("nan")})  # call 20: epoch 3, batch 4
     with pytest.raises(TrainingError, match=r"the loss became nan at epoch 3, batch 4; the last checkpoint and the best model"):
         train(config, tmp_path / "m", progress=False)
-    state, _, _ = read_checkpoint(tmp_path / "m")
+    state = read_checkpoint(tmp_path / "m")
     assert (state.progress.epoch, state.progress.step) == (2, 0)
     assert (tmp_path / "m" / WEIGHTS).exists()
     assert all(torch.isfinite(t).all() for t in load_file(str(tmp_path / "m" / WEIGHTS)).values())
@@ -340,7 +340,7 @@ def test_full_disk_while_checkpointing_keeps_the_previous_checkpoint(tiny_config
     with pytest.raises(ModelError, match="No space left on device"):
         train(config, tmp_path / "m", progress=False)
     monkeypatch.setattr(os, "fsync", real_fsync)
-    state, _, _ = read_checkpoint(tmp_path / "m")
+    state = read_checkpoint(tmp_path / "m")
     assert state.progress.epoch == 1
     assert not [p for p in (tmp_path / "m").iterdir() if p.name.endswith(".tmp")]
     assert resume(tmp_path / "m", progress=False).epochs_run == 3

@@ -15,7 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from seqlab.config import load_config
-from seqlab.data import iter_corpus, word_key
+from seqlab.data import word_key
+from seqlab.readers import iter_sentences
 from seqlab.errors import DataError
 from seqlab.evaluate import evaluate_file
 from seqlab.predict import format_sentence, read_sentences, tag_stream
@@ -97,7 +98,7 @@ def test_readers_return_sentences_or_a_data_error(tmp_path_factory, raw, fmt):
     data = load_config(None, [f"data.format={fmt}"]).data
     for require_tags in (True, False):
         try:
-            sentences = list(iter_corpus(path, data, require_tags))
+            sentences = list(iter_sentences(path, data, require_tags))
         except DataError as err:
             assert str(path) in str(err)
             continue

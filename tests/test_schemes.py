@@ -7,7 +7,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from seqlab.metrics import spans
+from seqlab.schemes import spans
 from seqlab.schemes import convert, detect_scheme, is_valid, sequence_allowed, transition_masks
 
 RAW = ["O", "B-PER", "I-PER", "E-PER", "S-PER", "B-LOC", "I-LOC"]

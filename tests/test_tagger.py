@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 
 from seqlab.cli import main
 from seqlab.config import replace_in
-from seqlab.data import Sentence, collate, encode
-from seqlab.metrics import spans
+from seqlab.data import collate, encode
+from seqlab.readers import Sentence
+from seqlab.schemes import spans
 from seqlab.schemes import sequence_allowed
 from seqlab.tagger import Tagger
 from seqlab.train import train

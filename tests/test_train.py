@@ -77,7 +77,8 @@ def test_gradient_clipping_bounds_the_sgd_step(tiny_config, tmp_path, clip):
     for key, value in overrides.items():
         tiny_config = replace_in(tiny_config, key, value)
     torch.manual_seed(tiny_config.seed)
-    from seqlab.data import build_vocabularies, read_corpus
+    from seqlab.data import build_vocabularies
+    from seqlab.readers import read_corpus
     from seqlab.model import build_model
 
     vocabs = build_vocabularies(read_corpus(tiny_config.data.train, tiny_config.data), tiny_config.data)

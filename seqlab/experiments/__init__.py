@@ -1,6 +1,7 @@
 """``seqlab experiment NAME``: the notes' claims about RNN, LSTM and GRU, checked on real runs.
 
-Each experiment reads ``configs/experiments/NAME.yaml`` (``-`` written ``_``), trains what it needs,
+Each experiment reads ``NAME.yaml`` (``-`` written ``_``) from ``seqlab/experiments/configs/`` (installed
+with the package; ``--configs DIR`` reads another directory), trains what it needs,
 writes ``results.json`` and PNG figures into ``OUT/NAME/``, and returns verdict rows. ``all`` runs every
 experiment in one process, so a model that several of them use is trained once.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,7 @@ from seqlab.experiments.runner import Runner
 from seqlab.experiments.settings import load_experiment
 from seqlab.experiments.suite import EXPERIMENTS, Outcome
 
-__all__ = ["EXPERIMENTS", "run_experiments", "format_verdicts"]
+__all__ = ["EXPERIMENTS", "format_verdicts", "run_experiments", "shipped_configs"]
 
 
 def _finite(value: Any) -> Any:
@@ -31,10 +33,17 @@ def _finite(value: Any) -> Any:
     return value
 
 
+def shipped_configs() -> Path:
+    """The directory of the experiments' YAML files installed with seqlab."""
+    return Path(str(resources.files("seqlab.experiments") / "configs"))
+
+
 def run_experiments(
-    names: list[str], out: Path, config_dir: Path, quick: bool = False, seeds: int | None = None, echo: bool = True
+    names: list[str], out: Path, config_dir: Path | None = None, quick: bool = False, seeds: int | None = None, echo: bool = True
 ) -> dict[str, Outcome]:
-    """Run each named experiment (``all`` = every one), writing ``out/NAME/results.json`` and figures."""
+    """Run each named experiment (``all`` = every one), writing ``out/NAME/results.json`` and figures;
+    the YAML files come from ``config_dir`` (default: ``shipped_configs()``)."""
+    config_dir = config_dir or shipped_configs()
     if names == ["all"]:
         names = list(EXPERIMENTS)
     unknown = [n for n in names if n not in EXPERIMENTS]

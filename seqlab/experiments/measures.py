@@ -7,7 +7,8 @@ from pathlib import Path
 
 import torch
 
-from seqlab.data import Sentence, collate, encode, read_corpus
+from seqlab.data import collate, encode
+from seqlab.readers import Sentence, read_corpus
 from seqlab.metrics import span_scores
 from seqlab.model import TaggerModel
 from seqlab.schemes import convert

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from seqlab.bundle import HISTORY
+from seqlab.apple import write_apple_data
 from seqlab.config import Config, load_config
-from seqlab.data import Sentence
+from seqlab.readers import Sentence
 from seqlab.errors import ConfigError
 from seqlab.experiments.settings import ExperimentConfig, Variant
 from seqlab.experiments.tasks import long_range_sentences, write_long_range
@@ -52,6 +53,13 @@ class Runner:
         self.echo = echo
         self._runs: dict[str, Run] = {}
 
+    @functools.cached_property
+    def apple_data(self) -> Path:
+        """The apple set (``seqlab.apple``), written once into ``out/data/apple``."""
+        directory = self.out / "data" / "apple"
+        write_apple_data(directory)
+        return directory
+
     def long_range_data(self, experiment: ExperimentConfig, distance: int) -> dict[str, Path]:
         sizes = dict(experiment.sizes)
         tag = f"T{distance}-" + "-".join(str(sizes[k]) for k in ("train", "dev", "test"))
@@ -61,11 +69,15 @@ class Runner:
         return long_range_sentences(dict(experiment.sizes)["test"], distance, 2)
 
     def run(self, experiment: ExperimentConfig, variant: Variant, seed: int, distance: int | None = None) -> Run:
-        """Train ``variant`` of ``experiment`` with ``seed`` (on the long-range task at ``distance`` when given)."""
-        overrides = [*experiment.set, *variant.overrides, f"seed={seed}"]
+        """Train ``variant`` of ``experiment`` with ``seed``: on the long-range task at ``distance`` when
+        given, else on the apple set (``{apple}`` in the experiment's overrides is its directory)."""
         if distance is not None:
             paths = self.long_range_data(experiment, distance)
-            overrides += [f"data.{split}={path}" for split, path in paths.items()]
+            overrides = [*experiment.set, *variant.overrides, f"seed={seed}", *(f"data.{split}={path}" for split, path in paths.items())]
+        else:
+            apple = self.apple_data
+            chosen = [f"data.{split}={apple / f'{split}.conll'}" for split in ("train", "dev", "test")]
+            overrides = [*chosen, *(o.replace("{apple}", str(apple)) for o in experiment.set), *variant.overrides, f"seed={seed}"]
         key = json.dumps([str(experiment.base), overrides])
         if key in self._runs:
             return self._runs[key]

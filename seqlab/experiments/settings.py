@@ -1,9 +1,9 @@
-"""An experiment's YAML (``configs/experiments/NAME.yaml``) as a frozen dataclass.
+"""An experiment's YAML (``seqlab/experiments/configs/NAME.yaml``) as a frozen dataclass.
 
 ```yaml
 # seqlab experiment long-range [--quick] [--seeds N] [--out DIR]
-base: configs/experiments/long_range_base.yaml   # a normal seqlab config every run starts from
-set: [train.epochs=12]                           # overrides of the base for this experiment
+base: long_range_base.yaml                       # a seqlab config every run starts from (relative to this file)
+set: [train.epochs=12]                           # overrides of the base for this experiment ({apple}: the apple set's directory)
 seeds: 3
 variants:                                        # name → overrides; each variant is trained per seed
   rnn-tanh: {model.encoder.cell: rnn}
@@ -37,6 +37,8 @@ class Variant:
 @dataclass(frozen=True)
 class ExperimentConfig:
     name: str
+    source: Path
+    """The experiment's YAML file (relative paths in it are read from its directory)."""
     base: Path
     """The seqlab config every run starts from."""
     set: tuple[str, ...] = ()
@@ -71,11 +73,11 @@ def _variants(raw: Any, problems: list[str]) -> tuple[Variant, ...]:
     return tuple(out)
 
 
-def parse_experiment(name: str, raw: Any, source: str, quick: bool) -> ExperimentConfig:
+def parse_experiment(name: str, raw: Any, source: str | Path, quick: bool) -> ExperimentConfig:
     """Validate an experiment mapping (``quick`` merges its ``quick:`` section over the top)."""
     problems: list[str] = []
     if not isinstance(raw, dict):
-        raise ConfigError([f"expected a mapping at the top level, got {type(raw).__name__}"], source)
+        raise ConfigError([f"expected a mapping at the top level, got {type(raw).__name__}"], str(source))
     unknown = sorted(set(raw) - _KEYS)
     problems += [f"unknown key '{k}'; expected one of {', '.join(sorted(_KEYS))}" for k in unknown]
     merged = dict(raw)
@@ -113,10 +115,11 @@ def parse_experiment(name: str, raw: Any, source: str, quick: bool) -> Experimen
         extra = {}
     variants = _variants(merged.get("variants"), problems)
     if problems:
-        raise ConfigError(problems, source)
+        raise ConfigError(problems, str(source))
     return ExperimentConfig(
         name=name,
-        base=Path(merged["base"]),
+        source=Path(source),
+        base=Path(source).parent / merged["base"],
         set=tuple(overrides),
         seeds=seeds,
         variants=variants,
@@ -136,7 +139,7 @@ def load_experiment(path: Path, quick: bool = False, seeds: int | None = None) -
         raise ConfigError(["file not found"], source) from None
     except yaml.YAMLError as err:
         raise ConfigError([f"invalid YAML ({err.__class__.__name__})"], source) from None
-    config = parse_experiment(path.stem.replace("_", "-"), raw, source, quick)
+    config = parse_experiment(path.stem.replace("_", "-"), raw, path, quick)
     if seeds is not None:
         config = dataclasses.replace(config, seeds=seeds)
     return config
@@ -144,3 +147,10 @@ def load_experiment(path: Path, quick: bool = False, seeds: int | None = None) -
 
 def extra(config: ExperimentConfig, key: str, default: Any) -> Any:
     return dict(config.extra).get(key, default)
+
+
+def related(config: ExperimentConfig, key: str, quick: bool) -> ExperimentConfig | None:
+    """The experiment that ``extra.<key>`` names (a YAML file next to ``config``'s), with ``config``'s
+    seeds; None when the key is not set."""
+    name = extra(config, key, None)
+    return None if name is None else load_experiment(config.source.parent / name, quick, config.seeds)

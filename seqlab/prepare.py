@@ -1,0 +1,160 @@
+"""Everything a training run needs before its first step, assembled in one place: ``prepare_run``.
+
+``seqlab train`` (a fresh run), ``seqlab train --resume`` (from a checkpoint) and ``--dry-run`` (a
+parameter count) all call it, so the three can never disagree about the data, the vocabularies, the
+network or the optimiser they build.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from seqlab.amp import scaler as make_scaler
+from seqlab.bundle import Bundle, load_state
+from seqlab.checkpoint import Checkpoint, file_fingerprint
+from seqlab.config import Config, TrainConfig
+from seqlab.data import EncodedSentence, Vocabularies, build_vocabularies, encode, word_key
+from seqlab.errors import ConfigError, ModelError
+from seqlab.metrics import ambiguous_words
+from seqlab.model import TaggerModel, build_model
+from seqlab.pretrained import Coverage, load_pretrained
+from seqlab.readers import Sentence, read_corpus
+from seqlab.schemes import convert, detect_scheme, is_valid
+
+log = logging.getLogger("seqlab.train")
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """A run's data: the training sentences in the model's scheme, their ids, and the labelled splits."""
+
+    sentences: list[Sentence]
+    encoded: list[EncodedSentence]
+    fingerprint: str
+    """sha256 of the training file (a checkpoint only resumes on the same file)."""
+    dev: list[Sentence] | None
+    test: list[Sentence] | None
+
+
+@dataclass(frozen=True)
+class Optimisation:
+    """The network and what updates it."""
+
+    model: TaggerModel
+    optimizer: torch.optim.Optimizer
+    schedule: torch.optim.lr_scheduler.LambdaLR
+    scaler: torch.amp.GradScaler | None
+    """fp16's gradient scaler (``train.precision: fp16``), else None."""
+
+
+@dataclass(frozen=True)
+class Prepared:
+    config: Config
+    """The run's config with ``data.tag_scheme`` resolved."""
+    bundle: Bundle
+    corpus: Corpus
+    optimisation: Optimisation
+    coverage: Coverage | None
+    """Pretrained-vector coverage of a fresh run that loads ``model.embedding.pretrained``."""
+
+
+def make_optimizer(params: Sequence[nn.Parameter], train: TrainConfig) -> torch.optim.Optimizer:
+    if train.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=train.lr, momentum=train.momentum, weight_decay=train.weight_decay)
+    if train.optimizer == "adam":
+        return torch.optim.Adam(params, lr=train.lr, weight_decay=train.weight_decay)
+    return torch.optim.AdamW(params, lr=train.lr, weight_decay=train.weight_decay)
+
+
+def make_schedule(optimizer: torch.optim.Optimizer, train: TrainConfig) -> torch.optim.lr_scheduler.LambdaLR:
+    """``lr_e = lr / (1 + lr_decay · e)`` in epoch ``e`` (0-based); stepped once per epoch."""
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 1.0 / (1.0 + train.lr_decay * epoch))
+
+
+def to_model_scheme(config: Config, sentences: list[Sentence]) -> tuple[Config, list[Sentence]]:
+    """Resolve ``data.tag_scheme: auto`` and convert the training tags to ``model.decoder.scheme``.
+
+    Sequences that are invalid in the files' scheme are repaired the conlleval way and counted.
+    """
+    scheme = config.data.tag_scheme
+    if scheme == "auto":
+        scheme = detect_scheme(s.tags or () for s in sentences)
+        log.info("tag scheme of %s: %s", config.data.train, scheme)
+        config = dataclasses.replace(config, data=dataclasses.replace(config.data, tag_scheme=scheme))
+    repaired = sum(not is_valid(s.tags or (), scheme) for s in sentences)
+    if repaired:
+        log.warning("%d training sentence(s) are not valid %s; repaired the conlleval way", repaired, scheme.upper())
+    target = config.model.decoder.scheme
+    return config, [Sentence(s.tokens, tuple(convert(s.tags or (), target)), s.line) for s in sentences]
+
+
+def _load_pretrained(config: Config, model: TaggerModel, vocabs: Vocabularies, sentences: Sequence[Sentence]) -> Coverage | None:
+    """Load ``model.embedding.pretrained`` into the word embeddings."""
+    emb, data = config.model.embedding, config.data
+    if emb.pretrained is None:
+        return None
+    counts = Counter(word_key(t, data.lowercase, data.normalize_digits) for s in sentences for t in s.tokens)
+    coverage = load_pretrained(emb.pretrained, model.embedding.words.weight, vocabs.words, counts)
+    log.info(
+        "pretrained vectors %s: %.1f%% of %d training word types (%d by exact form), %.1f%% of training tokens",
+        emb.pretrained, 100 * coverage.type_rate, coverage.types, coverage.exact, 100 * coverage.token_rate,
+    )
+    return coverage
+
+
+def prepare_run(config: Config, saved: Bundle | None = None, checkpoint: Checkpoint | None = None, device: torch.device | None = None) -> Prepared:
+    """Read the data and build the bundle, the network and its optimiser for ``config``, on ``device``.
+
+    A fresh run (no ``saved``) builds the vocabularies from the training file and initialises the
+    network from ``config.seed`` (then loads pretrained vectors); a resumed run takes the ``saved``
+    bundle's vocabularies and the ``checkpoint``'s weights and optimiser state, and refuses a training
+    file other than the one the run started with.
+    """
+    if config.data.train is None:
+        raise ConfigError(["'data.train': required for training (a CoNLL or JSONL file)"])
+    train_sents = read_corpus(config.data.train, config.data)
+    log.info("read %d training sentences from %s", len(train_sents), config.data.train)
+    dev = None if config.data.dev is None else read_corpus(config.data.dev, config.data)
+    test = None if config.data.test is None else read_corpus(config.data.test, config.data)
+    config, model_sents = to_model_scheme(config, train_sents)
+    fingerprint = file_fingerprint(config.data.train)
+    if checkpoint is not None and fingerprint != checkpoint.fingerprint:
+        raise ModelError(f"{config.data.train}: not the training file this run started with (its sha256 differs); cannot resume {checkpoint.path.parent}")
+    if saved is None:
+        ambiguous = frozenset(ambiguous_words([s.tokens for s in train_sents], [s.tags or () for s in train_sents]))
+        bundle = Bundle(config, build_vocabularies(model_sents, config.data), ambiguous)
+    else:
+        bundle = Bundle(config, saved.vocabs, saved.ambiguous)
+    encoded = [encode(s, bundle.vocabs, config.data, config.data.train) for s in model_sents]
+    corpus = Corpus(model_sents, encoded, fingerprint, dev, test)
+
+    coverage = None
+    if checkpoint is None:
+        torch.manual_seed(config.seed)
+        model = build_model(config.model, bundle.vocabs)
+        coverage = _load_pretrained(config, model, bundle.vocabs, model_sents)
+    else:
+        model = build_model(config.model, bundle.vocabs)
+        load_state(model, checkpoint.model, checkpoint.path)
+    if config.model.embedding.pretrained is not None and config.model.embedding.freeze:
+        model.embedding.words.weight.requires_grad_(False)
+    device = device or torch.device("cpu")
+    model = model.to(device)
+    optimizer = make_optimizer(list(model.parameters()), config.train)
+    schedule = make_schedule(optimizer, config.train)
+    scaler = make_scaler(device, config.train.precision)
+    if checkpoint is not None:
+        try:
+            optimizer.load_state_dict(checkpoint.optimizer)
+            schedule.load_state_dict({**checkpoint.scheduler, "lr_lambdas": [None] * len(optimizer.param_groups)})
+        except (ValueError, KeyError, RuntimeError) as err:
+            raise ModelError(f"{checkpoint.path}: optimizer state does not fit train.optimizer={config.train.optimizer} ({err})") from None
+        if scaler is not None and checkpoint.scaler is not None:
+            scaler.load_state_dict(checkpoint.scaler)
+    return Prepared(config, bundle, corpus, Optimisation(model, optimizer, schedule, scaler), coverage)

@@ -1,0 +1,120 @@
+"""The readers: CoNLL columns, JSONL, CoNLL-U and raw text, each format's errors naming file and line,
+and the one dispatch over them. (CoNLL-U end to end: tests/test_conllu.py.)"""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from seqlab.config import DataConfig
+from seqlab.errors import DataError
+from seqlab.readers import conll_sentences, iter_sentences, read_corpus, read_lines
+
+
+def test_conll_reads_sentences_skips_docstart_and_blank_lines(tmp_path):
+    path = tmp_path / "a.txt"
+    path.write_text("-DOCSTART- -X- O O\n\nEU NNP B-NP I-ORG\nrejects VBZ B-VP O\n\n\nPeter NNP B-NP I-PER\n", encoding="utf-8")
+    sentences = read_corpus(path, DataConfig())
+    assert [s.tokens for s in sentences] == [("EU", "rejects"), ("Peter",)]
+    assert [s.tags for s in sentences] == [("I-ORG", "O"), ("I-PER",)]
+    assert sentences[0].line == 3 and sentences[1].line == 7
+
+
+def test_conll_tab_separator_keeps_spaces_in_tokens(tmp_path):
+    path = tmp_path / "a.tsv"
+    path.write_text("New York\tB-LOC\n", encoding="utf-8")
+    assert read_corpus(path, DataConfig(separator="tab"))[0].tokens == ("New York",)
+
+
+def test_conll_columns_are_configurable(tmp_path):
+    path = tmp_path / "a.txt"
+    path.write_text("1 Paris NOUN B-LOC\n", encoding="utf-8")
+    sentence = read_corpus(path, DataConfig(token_column=1, tag_column=2))[0]
+    assert sentence.tokens == ("Paris",) and sentence.tags == ("NOUN",)
+
+
+def test_wrong_column_count_names_file_and_line(tmp_path):
+    path = tmp_path / "bad.conll"
+    path.write_text("a O\nb O\n\nc d O\n", encoding="utf-8")
+    with pytest.raises(DataError) as err:
+        read_corpus(path, DataConfig())
+    assert err.value.line == 4 and f"{path}:4" in str(err.value) and "expected 2 columns" in str(err.value)
+
+
+def test_single_column_is_an_error_when_tags_are_needed(tmp_path):
+    path = tmp_path / "one.conll"
+    path.write_text("a\nb\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"one.conll:1: expected a column -1|expected at least 2 columns"):
+        read_corpus(path, DataConfig())
+    assert [s.tokens for s in conll_sentences(read_lines(path), path, require_tags=False)] == [("a", "b")]
+
+
+def test_empty_file_is_an_error(tmp_path):
+    path = tmp_path / "empty.conll"
+    path.write_text("\n\n  \n", encoding="utf-8")
+    with pytest.raises(DataError, match="empty.conll: no sentences"):
+        read_corpus(path, DataConfig())
+
+
+def test_non_utf8_names_line(tmp_path):
+    path = tmp_path / "latin1.conll"
+    path.write_bytes("a O\n".encode() + "caf\xe9 O\n".encode("latin-1"))
+    with pytest.raises(DataError, match=r"latin1.conll:2: not valid UTF-8"):
+        read_corpus(path, DataConfig())
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(DataError, match="file not found"):
+        read_corpus(tmp_path / "nope.conll", DataConfig())
+
+
+def test_jsonl_reader_and_its_errors(tmp_path):
+    path = tmp_path / "a.jsonl"
+    path.write_text(json.dumps({"tokens": ["I", "eat"], "tags": ["O", "O"]}) + "\n\n", encoding="utf-8")
+    assert read_corpus(path, DataConfig(format="jsonl"))[0].tokens == ("I", "eat")
+    cases = {
+        "{bad json": "invalid JSON",
+        "[1, 2]": "expected a JSON object",
+        json.dumps({"tokens": "I eat", "tags": ["O"]}): "\"tokens\"",
+        json.dumps({"tokens": ["I"], "tags": ["O", "O"]}): "1 tokens but 2 tags",
+        json.dumps({"tokens": ["I"]}): "\"tags\"",
+    }
+    for line, message in cases.items():
+        path.write_text("\n" + line + "\n", encoding="utf-8")
+        with pytest.raises(DataError, match=message) as err:
+            read_corpus(path, DataConfig(format="jsonl"))
+        assert err.value.line == 2
+
+
+def test_text_format_tokenises_each_line_and_refuses_nul(tmp_path):
+    path = tmp_path / "raw.txt"
+    path.write_text("I like eating apple!\n\nThe Apple is great.\n", encoding="utf-8")
+    sentences = list(iter_sentences(path, DataConfig(), require_tags=False, fmt="text"))
+    assert [s.tokens for s in sentences] == [("I", "like", "eating", "apple", "!"), (), ("The", "Apple", "is", "great", ".")]
+    assert [s.line for s in sentences] == [1, 2, 3] and all(s.tags is None for s in sentences)
+    path.write_text("fine\nbro\x00ken\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"raw.txt:2: contains a NUL byte"):
+        list(iter_sentences(path, DataConfig(), fmt="text"))
+
+
+def test_one_dispatch_reads_every_format_with_the_data_settings(tmp_path):
+    conll = tmp_path / "a.conll"
+    conll.write_text("x\tParis\tB-LOC\n", encoding="utf-8")
+    data = DataConfig(token_column=1, tag_column=2, separator="tab")
+    assert [s.tokens for s in iter_sentences(conll, data)] == [("Paris",)]
+    jsonl = tmp_path / "a.jsonl"
+    jsonl.write_text(json.dumps({"tokens": ["Paris"]}) + "\n", encoding="utf-8")
+    assert [s.tokens for s in iter_sentences(jsonl, data, require_tags=False, fmt="jsonl")] == [("Paris",)]
+    with pytest.raises(DataError, match="unknown format 'xml'"):
+        iter_sentences(jsonl, data, fmt="xml")
+
+
+def test_stdin_is_read_for_every_format(monkeypatch):
+    import io
+    import sys
+
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(json.dumps({"tokens": ["a", "b"]}).encode() + b"\n")))
+    assert [s.tokens for s in iter_sentences("-", DataConfig(), require_tags=False, fmt="jsonl")] == [("a", "b")]
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"a\tO\n\xff\tO\n")))
+    with pytest.raises(DataError, match=r"<stdin>:2: not valid UTF-8"):
+        list(iter_sentences("-", DataConfig()))
