@@ -1,7 +1,22 @@
-"""seqlab: sequence labelling with RNN, LSTM and GRU encoders, softmax or CRF heads, driven by one YAML file."""
+"""seqlab: sequence labelling with RNN, LSTM and GRU encoders, softmax or CRF heads, driven by one YAML file.
+
+``from seqlab import Tagger`` works as usual; the modules that need torch are imported on first use, so
+``import seqlab`` (and ``seqlab --help``) stays fast.
+"""
+from typing import Any
+
 from seqlab.config import Config, load_config
 from seqlab.errors import ConfigError, DataError, ModelError, SeqlabError
-from seqlab.tagger import TaggedSentence, Tagger
 
 __all__ = ["Config", "ConfigError", "DataError", "ModelError", "SeqlabError", "TaggedSentence", "Tagger", "load_config"]
 __version__ = "0.1.0"
+
+_LAZY = {"Tagger": "seqlab.tagger", "TaggedSentence": "seqlab.tagger"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'seqlab' has no attribute {name!r}")

@@ -26,6 +26,7 @@ from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
 from seqlab.config import Config, config_from_dict, dump_config
+from seqlab.typecheck import load_yaml
 from seqlab.data import Vocabularies
 from seqlab.errors import ConfigError, ModelError
 from seqlab.vocab import Vocab
@@ -38,9 +39,18 @@ METRICS = "metrics.json"
 HISTORY = "metrics.jsonl"
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     """Replace ``path`` by ``data`` in one step: a crash leaves the old or the new content.
 
+    The data goes to a temporary file in the same directory, is flushed to disk, renamed over ``path``,
+    and the directory entry is flushed too (so the new file survives a power loss). The file gets the
+    permissions any new file gets (``0666`` less the umask), not the temporary file's private ``0600``.
     A failure to write (full disk, no permission) is a ``ModelError`` naming the file; the previous
     version stays as it was and no temporary file is left behind.
     """
@@ -53,8 +63,10 @@ def write_atomic(path: Path, data: bytes) -> None:
         with os.fdopen(handle, "wb") as out:
             out.write(data)
             out.flush()
+            os.fchmod(out.fileno(), 0o666 & ~_umask())
             os.fsync(out.fileno())
         os.replace(tmp, path)
+        _sync_directory(path.parent)
     except OSError as err:
         Path(tmp).unlink(missing_ok=True)
         kept = "; the previous version is kept" if path.exists() else ""
@@ -62,6 +74,20 @@ def write_atomic(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _sync_directory(directory: Path) -> None:
+    """Flush a directory's entries to disk (where the platform allows opening a directory)."""
+    try:
+        handle = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(handle)
+    except OSError:
+        pass
+    finally:
+        os.close(handle)
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -105,12 +131,23 @@ def _read_json(path: Path) -> Any:
         raise ModelError(f"{path}: invalid JSON ({err.msg} at line {err.lineno})") from None
 
 
+def read_summary(directory: str | Path) -> dict[str, Any]:
+    """``metrics.json`` of a finished run (best epoch, epochs run, parameters, seconds, dev and test reports)."""
+    path = Path(directory) / METRICS
+    summary = _read_json(path)
+    if not isinstance(summary, dict) or not {"best_epoch", "epochs_run", "parameters", "seconds"} <= set(summary):
+        raise ModelError(f"{path}: not the summary seqlab train writes")
+    return summary
+
+
 def load_bundle(directory: str | Path) -> Bundle:
     directory = Path(directory)
+    if directory.is_file():
+        raise ModelError(f"{directory}: is a file; expected a model directory written by seqlab train")
     if not directory.is_dir():
         raise ModelError(f"{directory}: model directory not found")
     try:
-        raw = yaml.safe_load(_read_text(directory / CONFIG))
+        raw = load_yaml(_read_text(directory / CONFIG))
         config = config_from_dict(raw, str(directory / CONFIG))
     except yaml.YAMLError:
         raise ModelError(f"{directory / CONFIG}: invalid YAML") from None

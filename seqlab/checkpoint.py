@@ -4,7 +4,8 @@
 
     model.<name>          the current parameters (the best ones are ``weights.safetensors``)
     optim.<k>.<slot>      optimizer state tensors (SGD momentum, Adam moments and step)
-    rng.torch, rng.cuda.<d>, rng.numpy   generator states
+    rng.torch, rng.cuda.<d>, rng.rank.<r>   the torch generators (dropout, word dropout); the batch
+                         order's generator is in ``Progress``; nothing else draws random numbers
 
 and, in the file's header metadata, one JSON document: where training stands (``Progress``), the
 optimizer's param groups and non-tensor slots, the lr schedule, Python's generator states and a
@@ -21,7 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as save_safetensors
@@ -81,8 +81,7 @@ class Checkpoint:
     scaler: dict | None
     """fp16's gradient-scaler state."""
     rng: dict[str, torch.Tensor]
-    """Generator states: ``rng.torch``, ``rng.numpy``, ``rng.cuda.<d>``, ``rng.rank.<r>``."""
-    rng_meta: dict
+    """Generator states: ``rng.torch``, ``rng.cuda.<d>``, ``rng.rank.<r>``."""
     """Python's and NumPy's non-tensor generator state."""
 
 
@@ -118,28 +117,23 @@ def _join_optimizer(tensors: dict[str, torch.Tensor], meta: dict) -> dict:
     return {"state": state, "param_groups": groups}
 
 
-def _rng_tensors() -> tuple[dict[str, torch.Tensor], dict]:
+def _rng_tensors() -> dict[str, torch.Tensor]:
+    """The torch generators training draws from (CPU, and CUDA once initialised)."""
     tensors = {"rng.torch": torch.get_rng_state()}
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         for k, state in enumerate(torch.cuda.get_rng_state_all()):
             tensors[f"rng.cuda.{k}"] = state
-    kind, keys, pos, has_gauss, gauss = np.random.get_state()
-    tensors["rng.numpy"] = torch.from_numpy(np.asarray(keys, dtype=np.int64))
-    meta = {"numpy": [kind, int(pos), int(has_gauss), float(gauss)], "python": _jsonable(random.getstate())}
-    return tensors, meta
+    return tensors
 
 
 def restore_rng(checkpoint: Checkpoint, rank: int = 0) -> None:
-    """Put python, numpy and torch generators back where the checkpoint found them (for a distributed
-    run's ``rank``, that rank's torch generator when the checkpoint holds it)."""
-    tensors, meta = checkpoint.rng, checkpoint.rng_meta
+    """Put the torch generators back where the checkpoint found them (for a distributed run's ``rank``,
+    that rank's generator when the checkpoint holds it)."""
+    tensors = checkpoint.rng
     torch.set_rng_state(tensors.get(f"rng.rank.{rank}", tensors["rng.torch"]))
     cuda = [tensors[f"rng.cuda.{k}"] for k in range(len(tensors)) if f"rng.cuda.{k}" in tensors]
     if cuda and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(cuda[: torch.cuda.device_count()])
-    kind, pos, has_gauss, gauss = meta["numpy"]
-    np.random.set_state((kind, tensors["rng.numpy"].numpy().astype(np.uint32), pos, has_gauss, gauss))
-    random.setstate(python_state(meta["python"]))
 
 
 def _jsonable(state: Any) -> Any:
@@ -167,13 +161,13 @@ def save_checkpoint(
     ``rank_states``: in a distributed run, every rank's torch generator state (``rng.rank.<r>``)."""
     tensors = {f"model.{name}": t.detach().cpu().contiguous() for name, t in model.state_dict().items()}
     optim_tensors, optim_meta = _split_optimizer(optimizer.state_dict())
-    rng_tensors, rng_meta = _rng_tensors()
+    rng_tensors = _rng_tensors()
     for rank, state in enumerate(rank_states or ()):
         rng_tensors[f"rng.rank.{rank}"] = state
     schedule = {k: v for k, v in scheduler.state_dict().items() if k != "lr_lambdas"}
     state = dataclasses.asdict(progress)
     state["order_rng"] = _jsonable(progress.order_rng)
-    meta = {"format": FORMAT, "progress": state, "optimizer": optim_meta, "scheduler": schedule, "rng": rng_meta, "fingerprint": fingerprint, "scaler": scaler}
+    meta = {"format": FORMAT, "progress": state, "optimizer": optim_meta, "scheduler": schedule, "fingerprint": fingerprint, "scaler": scaler}
     payload = save_safetensors({**tensors, **optim_tensors, **rng_tensors}, metadata={"seqlab": json.dumps(meta)})
     write_atomic(directory / CHECKPOINT, payload)
 
@@ -199,9 +193,9 @@ def read_checkpoint(directory: str | Path) -> Checkpoint:
         model = {name[len("model.") :]: t for name, t in tensors.items() if name.startswith("model.")}
         optim = _join_optimizer({n: t for n, t in tensors.items() if n.startswith("optim.")}, meta["optimizer"])
         rng = {n: t for n, t in tensors.items() if n.startswith("rng.")}
-        if "rng.torch" not in rng or "rng.numpy" not in rng:
-            raise KeyError("rng")
-        checkpoint = Checkpoint(path, progress, model, optim, dict(meta["scheduler"]), meta["fingerprint"], meta.get("scaler"), rng, meta["rng"])
+        if "rng.torch" not in rng:
+            raise KeyError("rng.torch")
+        checkpoint = Checkpoint(path, progress, model, optim, dict(meta["scheduler"]), meta["fingerprint"], meta.get("scaler"), rng)
     except ModelError:
         raise
     except (KeyError, TypeError, ValueError, AttributeError) as err:

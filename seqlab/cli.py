@@ -1,4 +1,7 @@
-"""Command line: ``seqlab train | evaluate | predict | inspect | experiment | sweep | plot | export``. The only module that prints errors and exits."""
+"""Command line: ``seqlab train | evaluate | predict | inspect | experiment | sweep | plot | export``. The only module that prints errors and exits.
+
+Each command imports what it needs when it runs, so ``seqlab --help``, ``--version`` and argument
+errors answer without importing torch."""
 from __future__ import annotations
 
 import argparse
@@ -8,6 +11,7 @@ import sys
 import time
 from collections.abc import Sequence
 
+from seqlab import __version__
 from seqlab.errors import SeqlabError
 
 log = logging.getLogger("seqlab")
@@ -17,6 +21,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     """The ``seqlab`` parser and each command's own parser, by name (docs/cli.md is generated from them)."""
     parser = argparse.ArgumentParser(prog="seqlab", description="Sequence labelling with RNN/LSTM/GRU encoders and softmax/CRF heads.")
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors on stderr")
+    parser.add_argument("--version", action="version", version=f"seqlab {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     train = sub.add_parser("train", help="train a model from a YAML config", description=(
@@ -103,6 +108,8 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
 
 
 def _train(args: argparse.Namespace) -> int:
+    import dataclasses
+
     from seqlab.config import dump_config, load_config
     from seqlab.errors import ConfigError
     from seqlab.model import count_parameters
@@ -114,6 +121,8 @@ def _train(args: argparse.Namespace) -> int:
             raise ConfigError(["--resume continues in its own directory: --output, --overwrite and --dry-run do not apply"])
         return _report_training(resume(args.resume, args.overrides))
     config = load_config(args.config, args.overrides)
+    if args.output:
+        config = dataclasses.replace(config, output_dir=args.output)
     if args.dry_run:
         if config.data.train is None:
             raise ConfigError(["'data.train': required to count parameters"], args.config)
@@ -135,12 +144,17 @@ def _report_training(result) -> int:
     return 0
 
 
+def _ratio(value: float, tokens: int) -> str:
+    """An accuracy over ``tokens`` tokens, or n/a when there are none."""
+    return f"{value:.4f} ({tokens} tokens)" if tokens else "n/a (0 tokens)"
+
+
 def _format_report(rep) -> str:
     lines = [
         f"sentences {rep.sentences}  tokens {rep.tokens}",
         f"precision {rep.precision:.4f}  recall {rep.recall:.4f}  F1 {rep.f1:.4f}  accuracy {rep.accuracy:.4f}",
-        f"ambiguous-token accuracy {rep.ambiguous_accuracy:.4f} ({rep.ambiguous_tokens} tokens)  "
-        f"OOV accuracy {rep.oov_accuracy:.4f} ({rep.oov_tokens} tokens)",
+        f"ambiguous-token accuracy {_ratio(rep.ambiguous_accuracy, rep.ambiguous_tokens)}  "
+        f"OOV accuracy {_ratio(rep.oov_accuracy, rep.oov_tokens)}",
         f"span confidence: mean {rep.mean_confidence:.4f}, expected calibration error {rep.calibration_error:.4f}",
         f"{'type':<12}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>9}",
     ]
@@ -188,7 +202,8 @@ def _predict(args: argparse.Namespace) -> int:
         count += 1
     out.flush()
     seconds = time.perf_counter() - start
-    log.info("tagged %d sentences in %.2fs (%.0f sentences/s)", count, seconds, count / seconds if seconds else 0.0)
+    rate = f", {count / seconds:.3g} sentences/s" if seconds > 0 and count else ""
+    log.info("tagged %d sentence%s in %.2fs%s", count, "" if count == 1 else "s", seconds, rate)
     return 0
 
 

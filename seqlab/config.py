@@ -17,7 +17,7 @@ import yaml
 
 from seqlab.device import device_problem
 from seqlab.errors import ConfigError
-from seqlab.typecheck import KeySpec, apply_overrides, bounded, build, describe, parse_override
+from seqlab.typecheck import KeySpec, apply_overrides, bounded, build, describe, load_yaml, parse_override
 
 __all__ = [
     "CharConfig", "Config", "DataConfig", "DecoderConfig", "EmbeddingConfig", "EncoderConfig", "KeySpec", "ModelConfig", "TrainConfig",
@@ -43,9 +43,11 @@ class DataConfig:
     """CoNLL column (0-based; negative counts from the end) holding the token."""
     tag_column: int = -1
     """CoNLL column (0-based; negative counts from the end) holding the tag."""
-    tag_scheme: Literal["auto", "iob1", "bio", "bioes"] = "auto"
+    tag_scheme: Literal["auto", "iob1", "bio", "bioes", "none"] = "auto"
     """Tag scheme of the files; ``auto`` detects it from the training tags (the saved config holds the result).
-    Predictions and scores are given back in this scheme."""
+    Predictions and scores are given back in this scheme. Under a span scheme every tag must be ``O`` or
+    ``PREFIX-TYPE`` (a bare ``FRUIT`` is an error naming its line); ``none`` reads every tag as a plain
+    label (POS tags), and ``auto`` picks it when no tag has a ``B-/I-/E-/S-`` prefix."""
     separator: Literal["whitespace", "tab"] = "whitespace"
     """How CoNLL columns are separated: any run of spaces/tabs, or exactly one tab (tokens may hold spaces)."""
     min_count: int = bounded(1, lo=1)
@@ -207,7 +209,8 @@ class Config:
     seed: int = 1
     """Seed of every random choice (initialisation, batching, dropout): a seeded CPU run reproduces exactly."""
     output_dir: str = "runs/model"
-    """Model directory written by ``seqlab train`` (``--output`` overrides it)."""
+    """Model directory written by ``seqlab train`` (``--output`` overrides it). A config file that does not
+    set it writes to ``runs/<the file's name without .yaml>``."""
 
 
 # ---------------------------------------------------------------------------------------------- loading
@@ -265,17 +268,30 @@ def load_config(path: str | Path | None, overrides: list[str] | tuple[str, ...] 
         except OSError as err:
             raise ConfigError([f"cannot read ({err.strerror})"], source) from None
         try:
-            raw = yaml.safe_load(text)
+            raw = load_yaml(text)
         except yaml.YAMLError as err:
             mark = getattr(err, "problem_mark", None)
             where = f" at line {mark.line + 1}" if mark is not None else ""
-            raise ConfigError([f"invalid YAML{where}: {getattr(err, 'problem', err)}"], source) from None
+            raise ConfigError([f"invalid YAML{where}: {getattr(err, 'problem', None) or err}"], source) from None
         if raw is None:
             raw = {}
         if not isinstance(raw, dict):
             raise ConfigError([f"expected a mapping at the top level, got {type(raw).__name__}"], source)
+        raw.setdefault("output_dir", f"runs/{Path(path).stem}")
     raw = apply_overrides(raw, list(overrides))
-    return config_from_dict(raw, source)
+    try:
+        return config_from_dict(raw, source)
+    except ConfigError as err:
+        raise ConfigError([_blame(problem, overrides) for problem in err.problems], source) from None
+
+
+def _blame(problem: str, overrides: list[str] | tuple[str, ...]) -> str:
+    """``problem`` prefixed with the ``--set`` override it is about, when it is about one."""
+    for text in reversed(overrides):
+        parts = text.partition("=")[0].strip().split(".")
+        if any(f"'{'.'.join(parts[:n])}'" in problem for n in range(len(parts), 0, -1)):
+            return f"--set {text}: {problem}"
+    return problem
 
 
 def config_to_dict(config: Config) -> dict[str, Any]:

@@ -1,9 +1,16 @@
-"""Device names (``train.device``, ``predict --device``): their one syntax check and their resolution."""
+"""Device names (``train.device``, ``predict --device``): their one syntax check and their resolution.
+
+The check needs no torch (config validation and the command line's start-up stay light); torch is
+imported when a name is resolved.
+"""
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
 
 from seqlab.errors import ConfigError
+
+if TYPE_CHECKING:
+    import torch
 
 NAMES = "'auto', 'cpu', 'cuda' or 'cuda:N'"
 
@@ -17,6 +24,8 @@ def device_problem(name: str, key: str) -> str | None:
 
 def resolve_device(name: str, key: str = "'train.device'") -> torch.device:
     """``auto`` → CUDA when available, else CPU; explicit CUDA names must exist (errors name ``key``)."""
+    import torch
+
     problem = device_problem(name, key)
     if problem:
         raise ConfigError([problem])

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from seqlab.metrics import Report, expected_calibration_error, report
 from seqlab.readers import Sentence, read_corpus
-from seqlab.schemes import is_valid, spans
+from seqlab.schemes import check_tags, is_valid, spans
 from seqlab.tagger import Tagger
 
 log = logging.getLogger(__name__)
@@ -56,4 +56,6 @@ class Evaluator:
 
 def evaluate_file(tagger: Tagger, path: str | Path) -> Report:
     """The report of ``tagger`` on a labelled file in the model's data format."""
-    return Evaluator(tagger, read_corpus(path, tagger.bundle.config.data))()
+    sentences = read_corpus(path, tagger.bundle.config.data)
+    check_tags(sentences, tagger.bundle.config.data.tag_scheme, path)
+    return Evaluator(tagger, sentences)()

@@ -13,7 +13,7 @@ import random
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,6 +122,8 @@ class Run:
     """The model being trained, for scoring."""
     dev: Evaluator | None
     """Scores the dev split after each epoch (rank 0, when there is a dev file)."""
+    on_epoch: Callable[[dict], object] | None = None
+    """Called on rank 0 with each epoch's ``metrics.jsonl`` record once it is written."""
 
     def checkpoint(self) -> None:
         """Write the checkpoint (rank 0), with every rank's generator state (a collective when distributed)."""
@@ -182,6 +184,8 @@ def end_epoch(run: Run, epoch: int, record: dict) -> None:
         state.stale += 1
     if main:
         _append_history(place.directory / files.HISTORY, record)
+        if run.on_epoch is not None:
+            run.on_epoch(dict(record))
         log.info("epoch %d: loss %.4f, %.0f sent/s%s", epoch, record["loss"], record["train_sents_per_s"], f", dev F1 {record['dev_f1']:.4f}" if run.dev else "")
     state.epoch = epoch
     if config.train.patience is not None and state.stale >= config.train.patience:

@@ -71,7 +71,13 @@ def lines(path: Path, title: str, series: dict[str, tuple[list[float], list[floa
 
 
 def training_curves(path: Path, title: str, history: list[dict]) -> None:
-    """Loss per epoch (log scale) and, when there is a dev file, dev span F1 per epoch, side by side."""
+    """Write ``curves_figure`` as a PNG."""
+    _save(curves_figure(title, history), path)
+
+
+def curves_figure(title: str, history: list[dict]) -> Any:
+    """Loss per epoch (log scale) and, when there is a dev file, dev span F1 per epoch, side by side
+    (``history``: ``metrics.jsonl``'s records); a matplotlib figure."""
     plt = pyplot()
     epochs = [h["epoch"] for h in history]
     with_dev = any("dev_f1" in h for h in history)
@@ -93,5 +99,9 @@ def training_curves(path: Path, title: str, history: list[dict]) -> None:
         ax.set_ylabel("F1")
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8)
+    from matplotlib.ticker import MaxNLocator
+
+    for ax in axes[0]:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
     fig.suptitle(title)
-    _save(fig, path)
+    return fig

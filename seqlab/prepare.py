@@ -25,7 +25,7 @@ from seqlab.metrics import ambiguous_words
 from seqlab.model import TaggerModel, build_model
 from seqlab.pretrained import Coverage, load_pretrained
 from seqlab.readers import Sentence, read_corpus
-from seqlab.schemes import convert, detect_scheme, is_valid
+from seqlab.schemes import SCHEMES, check_tags, convert, detect_scheme, is_valid
 
 log = logging.getLogger("seqlab.train")
 
@@ -87,6 +87,9 @@ def to_model_scheme(config: Config, sentences: list[Sentence]) -> tuple[Config, 
         scheme = detect_scheme(s.tags or () for s in sentences)
         log.info("tag scheme of %s: %s", config.data.train, scheme)
         config = dataclasses.replace(config, data=dataclasses.replace(config.data, tag_scheme=scheme))
+    check_tags(sentences, scheme, config.data.train)
+    if scheme not in SCHEMES:
+        return config, sentences  # plain labels: nothing to convert
     repaired = sum(not is_valid(s.tags or (), scheme) for s in sentences)
     if repaired:
         log.warning("%d training sentence(s) are not valid %s; repaired the conlleval way", repaired, scheme.upper())
@@ -123,6 +126,8 @@ def prepare_run(config: Config, saved: Bundle | None = None, checkpoint: Checkpo
     dev = None if config.data.dev is None else read_corpus(config.data.dev, config.data)
     test = None if config.data.test is None else read_corpus(config.data.test, config.data)
     config, model_sents = to_model_scheme(config, train_sents)
+    for path, split in ((config.data.dev, dev), (config.data.test, test)):
+        check_tags(split or (), config.data.tag_scheme, path)
     fingerprint = file_fingerprint(config.data.train)
     if checkpoint is not None and fingerprint != checkpoint.fingerprint:
         raise ModelError(f"{config.data.train}: not the training file this run started with (its sha256 differs); cannot resume {checkpoint.path.parent}")

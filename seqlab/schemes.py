@@ -21,13 +21,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import torch
 
-Scheme = Literal["iob1", "bio", "bioes"]
+from seqlab.errors import DataError
+from seqlab.readers import Sentence
+
+Scheme = Literal["iob1", "bio", "bioes", "none"]
 SCHEMES: tuple[str, ...] = ("iob1", "bio", "bioes")
-PREFIXES: dict[str, str] = {"iob1": "BI", "bio": "BI", "bioes": "BIES"}
+"""The span schemes. ``none`` (plain labels such as POS tags: no prefixes, no spans across tokens) is not one."""
+PREFIXES: dict[str, str] = {"iob1": "BI", "bio": "BI", "bioes": "BIES", "none": ""}
 """The prefixes each scheme writes."""
 
 
@@ -102,18 +107,37 @@ def tag_set(model_tags: Iterable[str], scheme: str) -> list[str]:
 
 
 def detect_scheme(sequences: Iterable[Sequence[str]]) -> Scheme:
-    """``bioes`` if any ``E-``/``S-`` tag occurs; ``iob1`` if some span opens with ``I-``; else ``bio``."""
-    iob1 = False
+    """``none`` if no tag has a ``B-/I-/E-/S-`` prefix but some tag is not ``O`` (plain labels); else
+    ``bioes`` if any ``E-``/``S-`` tag occurs; ``iob1`` if some span opens with ``I-``; else ``bio``."""
+    iob1 = bioes = prefixed = plain = False
     for tags in sequences:
         previous = ("O", "")
         for tag in tags:
             prefix, kind = split_tag(tag)
-            if prefix in ("E", "S"):
-                return "bioes"
+            prefixed |= prefix not in ("O", "")
+            plain |= prefix == ""
+            bioes |= prefix in ("E", "S")
             if prefix == "I" and (previous[0] not in ("B", "I") or previous[1] != kind):
                 iob1 = True
             previous = (prefix, kind)
-    return "iob1" if iob1 else "bio"
+    if plain and not prefixed:
+        return "none"
+    return "bioes" if bioes else "iob1" if iob1 else "bio"
+
+
+def check_tags(sentences: Iterable[Sentence], scheme: str, path: str | Path | None) -> None:
+    """Under a span scheme every tag is ``O`` or ``PREFIX-TYPE``: a bare tag such as ``FRUIT`` is a
+    ``DataError`` naming the file and the sentence's line (with ``none`` every tag is a plain label)."""
+    if scheme not in SCHEMES:
+        return
+    for sentence in sentences:
+        for k, tag in enumerate(sentence.tags or ()):
+            if split_tag(tag)[0] == "":
+                raise DataError(
+                    path, sentence.line or None,
+                    f"tag '{tag}' (token {k + 1} of the sentence starting here) is neither O nor PREFIX-TYPE as {scheme.upper()} "
+                    f"needs; set data.tag_scheme: none to read every tag as a plain label (POS tags)",
+                )
 
 
 def convert(tags: Sequence[str], scheme: str) -> list[str]:

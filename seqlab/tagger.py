@@ -89,7 +89,7 @@ class Tagger:
         self.device = device
         self.model_scheme = bundle.config.model.decoder.scheme
         scheme = bundle.config.data.tag_scheme
-        self.output_scheme = scheme if scheme in SCHEMES else self.model_scheme
+        self.output_scheme = scheme if scheme in (*SCHEMES, "none") else self.model_scheme
 
     @classmethod
     def load(cls, directory: str | Path, device: str | torch.device = "cpu", impl: str | None = None) -> "Tagger":
@@ -137,7 +137,7 @@ class Tagger:
 
     def to_output(self, model_tags: Sequence[str]) -> tuple[str, ...]:
         """Tags of the model's scheme → the files' scheme."""
-        if self.output_scheme == self.model_scheme:
+        if self.output_scheme in (self.model_scheme, "none"):
             return tuple(model_tags)
         return tuple(convert(model_tags, self.output_scheme))
 

@@ -10,6 +10,7 @@ and hand it to ``seqlab.loop``.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import random
 import time
@@ -19,7 +20,7 @@ from pathlib import Path
 import torch
 
 from seqlab import bundle as files
-from seqlab.bundle import load_bundle, save_bundle, write_atomic
+from seqlab.bundle import load_bundle, read_summary, save_bundle, write_atomic
 from seqlab.checkpoint import CHECKPOINT, Progress, read_checkpoint, restore_rng
 from seqlab.config import Config, load_config
 from seqlab.device import resolve_device
@@ -27,6 +28,7 @@ from seqlab.distributed import Context, any_rank, from_environment, join, leave,
 from seqlab.errors import ModelError, SeqlabError
 from seqlab.evaluate import Evaluator
 from seqlab.loop import Clock, Place, Run, TrainingError, TrainingInterrupted, TrainResult, loop
+from seqlab.metrics import Report
 from seqlab.model import Objective, count_parameters
 from seqlab.prepare import Prepared, prepare_run
 from seqlab.tagger import Tagger
@@ -47,25 +49,32 @@ def quiet_training() -> Iterator[None]:
         log.setLevel(level)
 
 
-def train(config: Config, output_dir: str | Path | None = None, overwrite: bool = False, progress: bool | None = None) -> TrainResult:
+def train(
+    config: Config, output_dir: str | Path | None = None, overwrite: bool = False, progress: bool | None = None,
+    on_epoch: Callable[[dict], object] | None = None,
+) -> TrainResult:
     """Train a model as ``config`` says and write it to ``output_dir`` (default ``config.output_dir``).
 
-    ``progress``: show a tqdm bar (None: only when stderr is a terminal). A checkpoint is written at the
-    end of every epoch (and every ``train.checkpoint_every`` batches); ``resume`` continues from it.
-    Under torchrun every process calls this; see ``seqlab.distributed``.
+    ``progress``: show a tqdm bar (None: only when stderr is a terminal). ``on_epoch`` is called with
+    each epoch's record (epoch, loss, lr, dev F1 …, as in ``metrics.jsonl``), e.g. ``on_epoch=print``
+    from Python, where the CLI's log lines only show once ``logging`` is configured. A checkpoint is
+    written at the end of every epoch (and every ``train.checkpoint_every`` batches); ``resume``
+    continues from it. Under torchrun every process calls this; see ``seqlab.distributed``.
     """
     began = time.perf_counter()
     directory = Path(output_dir if output_dir is not None else config.output_dir)
+    config = dataclasses.replace(config, output_dir=str(directory))  # the saved config says where it was written
     context, device = _start(config)
     try:
+        _main_only(context, lambda: _check_output(directory, overwrite))  # before reading any data
         prepared = prepare_run(config, device=device)
         if context.rank:
             torch.manual_seed(prepared.config.seed + 7919 * context.rank)  # other dropout masks on other ranks
-        _main_only(context, lambda: (_prepare_output(directory, overwrite), save_bundle(directory, prepared.bundle)))
+        _main_only(context, lambda: (_clear_output(directory), save_bundle(directory, prepared.bundle)))
         rng = random.Random(prepared.config.seed)
         state = Progress(coverage=prepared.coverage.to_json() if prepared.coverage else None)
         state.start_epoch(rng)
-        run = start_run(prepared, Place(directory, device, context), state, rng, Clock(began))
+        run = start_run(prepared, Place(directory, device, context), state, rng, Clock(began), on_epoch)
         where = f"{device}" + (f" x {context.world} processes" if context.active else "")
         log.info("training %d parameters on %s for up to %d epochs -> %s", count_parameters(run.optimisation.model), where, run.config.train.epochs, directory)
         return loop(run, progress)
@@ -73,7 +82,9 @@ def train(config: Config, output_dir: str | Path | None = None, overwrite: bool 
         leave(context)
 
 
-def resume(directory: str | Path, overrides: Sequence[str] = (), progress: bool | None = None) -> TrainResult:
+def resume(
+    directory: str | Path, overrides: Sequence[str] = (), progress: bool | None = None, on_epoch: Callable[[dict], object] | None = None,
+) -> TrainResult:
     """Continue the run whose checkpoint is in ``directory`` exactly where it stopped.
 
     The directory's own config is used (``overrides`` such as ``train.epochs=80`` change it); the
@@ -85,12 +96,14 @@ def resume(directory: str | Path, overrides: Sequence[str] = (), progress: bool 
     saved = load_bundle(directory)
     checkpoint = read_checkpoint(directory)
     config = load_config(directory / files.CONFIG, list(overrides))
+    state = checkpoint.progress
+    if state.stopped and state.epoch < config.train.epochs and (config.train.patience is None or state.stale < config.train.patience):
+        state.stopped = False  # more epochs or patience were granted by the overrides
+    if state.stopped and (directory / files.METRICS).exists():
+        return _finished(directory)
     context, device = _start(config)
     try:
         prepared = prepare_run(config, saved, checkpoint, device)
-        state = checkpoint.progress
-        if state.stopped and state.epoch < config.train.epochs and (config.train.patience is None or state.stale < config.train.patience):
-            state.stopped = False  # more epochs or patience were granted by the overrides
         rng = random.Random()
         rng.setstate(state.order_rng)
         restore_rng(checkpoint, context.rank)
@@ -103,14 +116,25 @@ def resume(directory: str | Path, overrides: Sequence[str] = (), progress: bool 
                 save_bundle(directory, prepared.bundle)
 
         _main_only(context, tidy)
-        run = start_run(prepared, Place(directory, device, context), state, rng, Clock(began, state.seconds))
+        run = start_run(prepared, Place(directory, device, context), state, rng, Clock(began, state.seconds), on_epoch)
         log.info("resuming %s at epoch %d, batch %d", directory, state.epoch + 1, state.step)
         return loop(run, progress)
     finally:
         leave(context)
 
 
-def start_run(prepared: Prepared, place: Place, progress: Progress, rng: random.Random, clock: Clock) -> Run:
+def _finished(directory: Path) -> TrainResult:
+    """The result of a run that already ended (its summary), without training or testing again."""
+    summary = read_summary(directory)
+    log.info("%s: training already finished (best epoch %d of %d); nothing to resume. Grant more with --set train.epochs=N",
+             directory, summary["best_epoch"], summary["epochs_run"])
+    report = lambda key: Report.from_json(summary[key]) if summary.get(key) else None  # noqa: E731
+    return TrainResult(directory, summary["best_epoch"], summary["epochs_run"], report("dev"), report("test"), summary["parameters"], summary["seconds"])
+
+
+def start_run(
+    prepared: Prepared, place: Place, progress: Progress, rng: random.Random, clock: Clock, on_epoch: Callable[[dict], object] | None = None,
+) -> Run:
     """The ``Run`` the loop works on: the prepared parts, the objective (DDP-wrapped when distributed),
     and the dev scorer (rank 0)."""
     model = prepared.optimisation.model
@@ -118,7 +142,7 @@ def start_run(prepared: Prepared, place: Place, progress: Progress, rng: random.
     corpus = prepared.corpus
     dev = Evaluator(tagger, corpus.dev, confidence=False) if corpus.dev and place.context.main else None
     objective = wrap(Objective(model, prepared.config.train.loss_reduction), place.context, place.device)
-    return Run(prepared.config, place, corpus, prepared.optimisation, objective, progress, rng, clock, tagger, dev)
+    return Run(prepared.config, place, corpus, prepared.optimisation, objective, progress, rng, clock, tagger, dev, on_epoch)
 
 
 def _start(config: Config) -> tuple[Context, torch.device]:
@@ -148,12 +172,17 @@ def _main_only(context: Context, action: Callable[[], object]) -> None:
         raise error or ModelError("rank 0 could not prepare the model directory (its error says why)")
 
 
-def _prepare_output(directory: Path, overwrite: bool) -> None:
+def _check_output(directory: Path, overwrite: bool) -> None:
+    """Refuse a directory that is a file, or that holds a model unless ``overwrite``."""
     if directory.exists() and not directory.is_dir():
         raise ModelError(f"{directory}: exists and is not a directory")
     if (directory / files.CONFIG).exists() and not overwrite:
         hint = " or continue it with seqlab train --resume" if (directory / CHECKPOINT).exists() else ""
         raise ModelError(f"{directory}: already holds a model; pass --overwrite, choose another --output{hint}")
+
+
+def _clear_output(directory: Path) -> None:
+    """Create the directory and remove what a previous run left there."""
     try:
         directory.mkdir(parents=True, exist_ok=True)
         for name in (files.HISTORY, files.METRICS, CHECKPOINT):

@@ -1,4 +1,5 @@
-"""Plain data (parsed YAML) → nested frozen dataclasses, checked: the machinery under ``seqlab.config``.
+"""Plain data (parsed YAML) → nested frozen dataclasses, checked: the machinery under ``seqlab.config``,
+and the YAML rules of a config (``load_yaml``).
 
 A field's annotation gives its type (``bool``, ``int``, ``float``, ``str``, ``Literal[...]``, unions with
 ``None``, or a nested dataclass); ``bounded`` fields carry a range in their ``metadata``; the docstring
@@ -11,6 +12,8 @@ import ast
 import dataclasses
 import difflib
 import inspect
+import math
+import re
 import textwrap
 import types
 import typing
@@ -58,13 +61,42 @@ def check_scalar(tp: Any, value: Any) -> bool:
     raise AssertionError(f"unsupported config annotation {tp!r}")
 
 
+class _ConfigLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that reads ``1e-3`` as a float (YAML 1.1 wants ``1.0e-3``; people write the
+    former) and refuses aliases (``&a``/``*a``), which a config never needs and an alias bomb abuses."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.YAMLError(f"aliases (*{event.anchor}) are not allowed in a seqlab config")
+        return super().compose_node(parent, index)
+
+
+_ConfigLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
+def load_yaml(text: str) -> Any:
+    """Parse config YAML (``_ConfigLoader``'s rules); a problem is a ``yaml.YAMLError``."""
+    return yaml.load(text, Loader=_ConfigLoader)  # noqa: S506 - a SafeLoader subclass
+
+
+def shorten(value: Any, width: int = 80) -> str:
+    """``repr(value)``, cut to ``width`` characters (an error message never prints a whole document)."""
+    text = repr(value)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def build(cls: type, raw: Any, prefix: str, problems: list[str]) -> Any:
     """Turn a mapping into ``cls``, appending every problem found (with its dotted key) to ``problems``."""
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
         where = prefix.rstrip(".") or "config"
-        problems.append(f"'{where}': expected a mapping, got {type(raw).__name__} {raw!r}")
+        problems.append(f"'{where}': expected a mapping, got {type(raw).__name__} {shorten(raw)}")
         return cls()
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
@@ -83,7 +115,10 @@ def build(cls: type, raw: Any, prefix: str, problems: list[str]) -> Any:
         if isinstance(tp, type) and tp is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if not check_scalar(tp, value):
-            problems.append(f"'{dotted}': expected {type_name(tp)}, got {value!r}")
+            problems.append(f"'{dotted}': expected {type_name(tp)}, got {shorten(value)}")
+            continue
+        if isinstance(value, float) and not math.isfinite(value):
+            problems.append(f"'{dotted}': expected a finite number, got {value!r}")
             continue
         meta = fields[key].metadata
         if value is not None and meta:
@@ -105,7 +140,7 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     if not all(path):
         raise ConfigError([f"override '{text}': empty key component"])
     try:
-        value = yaml.safe_load(value_text) if value_text.strip() else ""
+        value = load_yaml(value_text) if value_text.strip() else ""
     except yaml.YAMLError as err:
         raise ConfigError([f"override '{text}': value is not valid YAML ({err.__class__.__name__})"]) from None
     return path, value

@@ -34,6 +34,24 @@ def test_missing_directory():
         Tagger.load("/nonexistent/model")
 
 
+def test_a_file_given_as_the_model_says_so(model_dir):
+    with pytest.raises(ModelError, match=r"weights.safetensors: is a file; expected a model directory"):
+        Tagger.load(model_dir / WEIGHTS)
+
+
+@pytest.mark.parametrize("umask,mode", [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+def test_written_files_get_the_permissions_the_umask_gives(tmp_path, umask, mode):
+    """A model can be shared with a group as any other file can: not the temporary file's private 0600."""
+    import os
+
+    previous = os.umask(umask)
+    try:
+        write_atomic(tmp_path / "f.json", b"{}")
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "f.json").stat().st_mode & 0o777 == mode
+
+
 @pytest.mark.parametrize("name", [CONFIG, VOCAB, WEIGHTS])
 def test_missing_file_is_named(model_dir, name):
     (model_dir / name).unlink()

@@ -202,3 +202,83 @@ def test_auto_batch_size_is_measured_and_changes_no_tag(tiny_config, monkeypatch
     assert auto == fixed
     chosen = int(next(r.message for r in caplog.records if "decode batch size" in r.message).split()[3])
     assert chosen in predict.CANDIDATES and auto_sizes[-1] == chosen  # the chunk after the tuned one: the measured size
+
+
+def test_help_version_and_argument_errors_need_no_torch():
+    """The command line answers --help, --version and a bad argument before anything imports torch."""
+    probe = (
+        "import sys\n"
+        "from seqlab.cli import main\n"
+        "for argv in (['--help'], ['--version'], ['train'], ['predict', '--help']):\n"
+        "    try:\n"
+        "        main(argv)\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "print('torch' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert done.stdout.strip().splitlines()[-1] == "False", done.stdout + done.stderr
+    version = subprocess.run([sys.executable, "-m", "seqlab", "--version"], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert version.returncode == 0 and version.stdout.strip().startswith("seqlab ")
+
+
+def test_dry_run_shows_the_output_it_would_write_to(tiny_data, tmp_path, capsys):
+    args = ["train", "--config", str(ROOT / "configs" / "apple_gru.yaml"), "--dry-run", "--output", str(tmp_path / "elsewhere")]
+    for override in tiny_overrides(tiny_data, tmp_path / "m"):
+        args += ["--set", override]
+    code, out, _ = run(capsys, *args)
+    assert code == 0 and f"output_dir: {tmp_path / 'elsewhere'}" in out
+
+
+def test_a_copied_config_pointing_at_a_model_is_refused_before_any_data_is_read(trained, tmp_path, capsys):
+    copied = tmp_path / "copy.yaml"
+    copied.write_text(f"output_dir: {trained}\ndata:\n  train: {tmp_path / 'not-there.conll'}\n", encoding="utf-8")
+    code, _, err = run(capsys, "train", "--config", str(copied))
+    assert_one_line_error(code, err, "already holds a model; pass --overwrite")  # not "file not found": nothing was read
+
+
+def test_resuming_a_finished_run_says_so_and_trains_and_tests_nothing(trained, capsys, caplog):
+    import logging
+
+    summary = trained / "metrics.json"
+    before = summary.read_bytes(), summary.stat().st_mtime_ns
+    with caplog.at_level(logging.INFO, logger="seqlab"):
+        code, out, _ = run(capsys, "train", "--resume", str(trained))
+    assert code == 0 and "training already finished" in caplog.text and out.startswith(f"saved {trained}")
+    assert (summary.read_bytes(), summary.stat().st_mtime_ns) == before
+
+
+def test_a_bare_tag_in_the_training_file_is_one_line_naming_it(tiny_data, tmp_path, capsys):
+    bad = tmp_path / "bare.conll"
+    bad.write_text("Apple\tB-ORG\nrose\tO\n\nan\tO\napple\tFRUIT\n", encoding="utf-8")  # BIO, detected, and one bare tag
+    code, _, err = run(capsys, "train", "--config", str(ROOT / "configs" / "apple_gru.yaml"), "--set", f"data.train={bad}",
+                       "--set", "data.dev=null", "--set", "data.test=null", "--output", str(tmp_path / "m"))
+    assert_one_line_error(code, err, f"{bad}:4: tag 'FRUIT'", "data.tag_scheme: none")
+
+
+def test_plain_labels_train_as_scheme_none_and_come_back_unchanged(tmp_path, capsys):
+    from seqlab.bundle import load_bundle
+    from seqlab.tagger import Tagger
+
+    pos = tmp_path / "pos.conll"
+    pos.write_text("I\tPRON\neat\tVERB\napples\tNOUN\n.\tPUNCT\n\nThey\tPRON\nrun\tVERB\n\n" * 20, encoding="utf-8")
+    config = tmp_path / "pos.yaml"
+    config.write_text(f"data: {{train: {pos}}}\nmodel: {{embedding: {{dim: 8}}, encoder: {{hidden: 8}}}}\ntrain: {{epochs: 2}}\n", encoding="utf-8")
+    code, _, err = run(capsys, "-q", "train", "--config", str(config), "--output", str(tmp_path / "pos"))
+    assert code == 0, err
+    assert load_bundle(tmp_path / "pos").config.data.tag_scheme == "none"
+    tagger = Tagger.load(tmp_path / "pos")
+    assert set(tagger.tags) == {"PRON", "VERB", "NOUN", "PUNCT"}
+    assert all(t in tagger.tags for t in tagger.predict_tokens([["I", "run", "."]])[0])
+
+
+def test_reports_say_n_a_for_an_empty_subset_and_counts_read_well(trained, tmp_path, capsys, caplog):
+    import logging
+
+    gold = tmp_path / "known.conll"
+    gold.write_text("the\tO\n.\tO\n\n", encoding="utf-8")  # every word known, none ambiguous
+    code, out, _ = run(capsys, "evaluate", "--model", str(trained), "--data", str(gold))
+    assert code == 0 and "OOV accuracy n/a (0 tokens)" in out
+    with caplog.at_level(logging.INFO, logger="seqlab"):
+        run(capsys, "predict", "--model", str(trained), "--text", "I eat the apple")
+    assert "tagged 1 sentence in" in caplog.text and "(0 sentences/s)" not in caplog.text

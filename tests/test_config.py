@@ -11,8 +11,8 @@ from seqlab.errors import ConfigError
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def write(tmp_path: Path, text: str) -> Path:
-    path = tmp_path / "c.yaml"
+def write(tmp_path: Path, text: str, name: str = "c.yaml") -> Path:
+    path = tmp_path / name
     path.write_text(text, encoding="utf-8")
     return path
 
@@ -144,3 +144,36 @@ def test_apple_configs_differ_only_in_the_documented_key():
     assert uni["model"]["encoder"].pop("bidirectional") is False
     lstm["model"]["encoder"].pop("bidirectional")
     assert uni == lstm
+
+
+def test_yaml_as_people_write_it_and_values_that_cannot_be_right(tmp_path):
+    path = write(tmp_path, "train:\n  lr: 1e-3\n  weight_decay: 5E-5\n")
+    config = load_config(path)
+    assert config.train.lr == 0.001 and config.train.weight_decay == 5e-5  # YAML 1.1 reads 1e-3 as a string
+    for value in (".nan", ".inf", "-.inf"):
+        with pytest.raises(ConfigError, match=rf"--set train.lr={value}: 'train.lr': expected a finite number"):
+            load_config(path, [f"train.lr={value}"])
+
+
+def test_an_override_error_names_the_override_not_only_the_file(tmp_path):
+    path = write(tmp_path, "seed: 3\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path, ["model.encdoer.cell=gru", "train.lr=fast"])
+    assert err.value.problems == [
+        "--set model.encdoer.cell=gru: unknown key 'model.encdoer'; did you mean 'model.encoder'?",
+        "--set train.lr=fast: 'train.lr': expected float, got 'fast'",
+    ]
+
+
+def test_aliases_are_refused_and_long_values_are_cut_in_messages(tmp_path):
+    bomb = write(tmp_path, "a: &a [x, x, x]\nb: &b [*a, *a, *a]\ndata: *b\n")
+    with pytest.raises(ConfigError, match=r"aliases \(\*a\) are not allowed"):
+        load_config(bomb)
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, "seed: [" + ", ".join(["123456789"] * 1000) + "]\n"))
+    assert len(str(err.value)) < 200
+
+
+def test_a_config_file_without_output_dir_writes_to_runs_and_its_name(tmp_path):
+    assert load_config(write(tmp_path, "seed: 3\n", name="my_ner.yaml")).output_dir == "runs/my_ner"
+    assert load_config(None).output_dir == "runs/model"

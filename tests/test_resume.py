@@ -244,7 +244,7 @@ def test_resume_refuses_another_training_file(tiny_config, tiny_data, tmp_path):
     train(tiny_config, tmp_path / "m", progress=False)
     tiny_data["train"].write_text(tiny_data["train"].read_text() + "extra\tO\n\n")
     with pytest.raises(ModelError, match=r"train\.conll: not the training file this run started with"):
-        resume(tmp_path / "m")
+        resume(tmp_path / "m", ["train.epochs=6"])  # a run granted more epochs (a finished one reads no data)
 
 
 def test_resume_without_a_checkpoint(damaged):

@@ -129,10 +129,10 @@ def test_a_10000_character_token_gets_one_tag(tagger):
 
 
 def test_unknown_gold_tags_are_reported_not_a_key_error(tagger, tmp_path, caplog):
-    path = write_conll(tmp_path / "odd.conll", [(["I", "eat", "the", "apple", "."], ["O", "O", "O", "B-VEGETABLE", "WEIRD"])])
+    path = write_conll(tmp_path / "odd.conll", [(["I", "eat", "the", "apple", "."], ["O", "O", "O", "B-VEGETABLE", "B-WEIRD"])])
     with caplog.at_level(logging.WARNING):
         rep = evaluate_file(tagger, path)
-    assert "B-VEGETABLE" in caplog.text and "WEIRD" in caplog.text
+    assert "B-VEGETABLE" in caplog.text and "B-WEIRD" in caplog.text
     assert rep.tokens == 5 and rep.per_type["VEGETABLE"].support == 1
 
 

@@ -8,7 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from seqlab.schemes import spans
-from seqlab.schemes import convert, detect_scheme, is_valid, sequence_allowed, transition_masks
+from seqlab.errors import DataError
+from seqlab.readers import Sentence
+from seqlab.schemes import check_tags, convert, detect_scheme, is_valid, sequence_allowed, transition_masks
 
 RAW = ["O", "B-PER", "I-PER", "E-PER", "S-PER", "B-LOC", "I-LOC"]
 
@@ -36,6 +38,15 @@ def test_detect_scheme():
     assert detect_scheme([["O", "I-PER", "I-PER"]]) == "iob1"
     assert detect_scheme([["B-PER", "I-PER"], ["O"]]) == "bio"
     assert detect_scheme([["S-PER"]]) == "bioes"
+    assert detect_scheme([["NOUN", "VERB"], ["O", "PUNCT"]]) == "none"  # plain labels
+    assert detect_scheme([["B-FRUIT", "O"], ["FRUIT"]]) == "bio"  # prefixed somewhere: a span scheme (the bare one is an error)
+
+
+def test_a_bare_tag_under_a_span_scheme_names_its_line():
+    sentences = [Sentence(("I", "ate"), ("O", "O"), 1), Sentence(("an", "apple"), ("O", "FRUIT"), 4)]
+    with pytest.raises(DataError, match=r"train.conll:4: tag 'FRUIT' \(token 2 of the sentence starting here\) is neither O nor PREFIX-TYPE as BIO"):
+        check_tags(sentences, "bio", "train.conll")
+    check_tags(sentences, "none", "train.conll")  # plain labels: accepted
 
 
 @settings(max_examples=200, deadline=None)

@@ -67,3 +67,15 @@ def test_plot_draws_the_curves_of_a_trained_model(tiny_data, tmp_path, capsys):
     assert main(["plot", "--model", str(tmp_path / "nowhere")]) == 1
     err = capsys.readouterr().err.strip()
     assert "metrics.jsonl: not found" in err and err.count("\n") == 0
+
+
+def test_the_curves_put_whole_epochs_on_the_axis():
+    from seqlab import plots
+
+    history = [{"epoch": e, "loss": 1.0 / e, "dev_f1": 0.5 + e / 10, "best": True} for e in (1, 2, 3)]
+    fig = plots.curves_figure("three epochs", history)
+    fig.canvas.draw()
+    for ax in fig.axes:
+        ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+        assert ticks and all(float(t).is_integer() for t in ticks), ticks
+    plots.pyplot().close(fig)

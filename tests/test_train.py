@@ -132,3 +132,10 @@ def test_sum_reduction_is_mean_with_batch_size_times_the_lr(tiny_config, tmp_pat
         assert torch.allclose(step_sum, step_mean, rtol=1e-3, atol=1e-6), key
         moved += int(step_mean.abs().sum() > 0)
     assert moved > 3
+
+
+def test_on_epoch_gives_python_callers_each_epochs_record(tiny_config, tmp_path):
+    seen = []
+    result = train(tiny_config, tmp_path / "m", progress=False, on_epoch=seen.append)
+    history = [json.loads(line) for line in (result.output_dir / "metrics.jsonl").read_text().splitlines()]
+    assert seen == history and [r["epoch"] for r in seen] == list(range(1, result.epochs_run + 1))
