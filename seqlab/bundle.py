@@ -12,11 +12,13 @@ leaves the previous version or the new one, never a torn file.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -88,6 +90,41 @@ def _sync_directory(directory: Path) -> None:
         pass
     finally:
         os.close(handle)
+
+
+LOCK = ".lock"
+
+
+@contextlib.contextmanager
+def writer_lock(directory: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``directory`` (created if missing) while a run writes it; a second
+    writer gets a ``ModelError`` at once instead of interleaving its files with the first's. The lock
+    is the operating system's (``flock``): it ends with the process, even one killed by ``kill -9``."""
+    try:
+        import fcntl
+    except ImportError:  # no flock on this platform: no protection, as before
+        yield
+        return
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        handle = open(directory / LOCK, "a+")
+    except OSError as err:
+        raise ModelError(f"{directory}: cannot write ({err.strerror or err})") from None
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            owner = handle.read().strip() or "?"
+            raise ModelError(f"{directory}: another seqlab train (pid {owner}) is writing this directory; wait for it or choose another --output") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def write_json(path: Path, data: Any) -> None:

@@ -52,7 +52,9 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     source = predict.add_mutually_exclusive_group(required=True)
     source.add_argument("--text", help="one raw sentence")
     source.add_argument("--input", help="a file, or - for stdin")
-    predict.add_argument("--input-format", choices=("text", "conll", "conllu", "jsonl"), default="text", help="text: one raw sentence per line; the others are read with the model's data settings")
+    predict.add_argument("--input-format", choices=("text", "conll", "conllu", "jsonl"),
+                         help="text: one raw sentence per line; the others are read with the model's data settings. Default: text, "
+                              "unless the file is plainly CoNLL, CoNLL-U or JSONL (said on stderr)")
     predict.add_argument("--format", choices=("conll", "jsonl", "text"), default="conll", help="output format")
     predict.add_argument("--probs", action="store_true", help="add each token's tag probability and each entity's confidence")
     predict.add_argument("--nbest", type=int, default=0, metavar="K", help="also give the K best tag sequences with their probabilities")
@@ -192,7 +194,7 @@ def _predict(args: argparse.Namespace) -> int:
         batch_size = int(batch_size)
     tagger = Tagger.load(args.model, device=resolve_device(args.device, "--device"), impl=args.impl)
     if args.text is None:
-        sentences = read_sentences(args.input, args.input_format, tagger.bundle.config.data)
+        sentences = read_sentences(args.input, _input_format(args), tagger.bundle.config.data)
     start, count = time.perf_counter(), 0
     out = sys.stdout
     if args.nbest < 0:
@@ -205,6 +207,20 @@ def _predict(args: argparse.Namespace) -> int:
     rate = f", {count / seconds:.3g} sentences/s" if seconds > 0 and count else ""
     log.info("tagged %d sentence%s in %.2fs%s", count, "" if count == 1 else "s", seconds, rate)
     return 0
+
+
+def _input_format(args: argparse.Namespace) -> str:
+    """``--input-format``, or for a file that is plainly not raw text the format it is in."""
+    from seqlab.readers import STDIN, sniff_format
+
+    if args.input_format or args.input == STDIN:
+        return args.input_format or "text"
+    found = sniff_format(args.input)
+    if found is None:
+        return "text"
+    fmt, why = found
+    log.warning("reading %s as %s (%s); pass --input-format text to tag each line as a raw sentence", args.input, fmt, why)
+    return fmt
 
 
 def _inspect(args: argparse.Namespace) -> int:

@@ -24,7 +24,7 @@ from tqdm import tqdm
 from seqlab import bundle as files
 from seqlab.amp import autocast
 from seqlab.bundle import load_weights, save_weights, write_json
-from seqlab.checkpoint import Progress, save_checkpoint
+from seqlab.checkpoint import CHECKPOINT, Progress, save_checkpoint
 from seqlab.config import Config
 from seqlab.data import bucketed_order, collate
 from seqlab.distributed import SINGLE, Context, any_rank, from_main, gather_rng, gradient_weight, share, sum_all
@@ -126,8 +126,10 @@ class Run:
     """Called on rank 0 with each epoch's ``metrics.jsonl`` record once it is written."""
 
     def checkpoint(self) -> None:
-        """Write the checkpoint (rank 0), with every rank's generator state (a collective when distributed)."""
+        """Write the checkpoint (rank 0), with every rank's generator state (a collective when distributed).
+        Weights that are no longer finite are never written: that is a ``TrainingError``."""
         context, optimisation = self.place.context, self.optimisation
+        check_finite(self)
         states = gather_rng(context)
         if context.main:
             self.progress.seconds = self.clock.elapsed()
@@ -149,6 +151,11 @@ def loop(run: Run, progress_bar: bool | None) -> TrainResult:
             lr = run.optimisation.optimizer.param_groups[0]["lr"]
             order = bucketed_order(lengths, config.train.batch_size, config.train.bucket_batches, run.rng)
             train_epoch(run, order, epoch, progress_bar, stop)
+            if state.seen == 0 and state.skipped:
+                raise TrainingError(
+                    f"every batch of epoch {epoch} was skipped (a non-finite loss or gradient each time): the model is not learning; "
+                    f"{kept(run.place.directory)}. Try a lower train.lr"
+                )
             run.optimisation.schedule.step()
             record = {
                 "epoch": epoch, "lr": lr, "loss": state.loss_sum / max(state.seen, 1), "max_grad_norm": state.largest,
@@ -161,10 +168,32 @@ def loop(run: Run, progress_bar: bool | None) -> TrainResult:
     return finish(run)
 
 
+def kept(directory: Path) -> str:
+    """What an interrupted run leaves in ``directory``, in words."""
+    parts = []
+    if (directory / CHECKPOINT).exists():
+        parts.append("the last checkpoint (continue with seqlab train --resume)")
+    if (directory / files.WEIGHTS).exists():
+        parts.append("the best model so far")
+    return (" and ".join(parts) + f" in {directory} are kept") if parts else f"nothing was saved in {directory} yet"
+
+
+def check_finite(run: Run) -> None:
+    """Stop with a ``TrainingError`` when a weight is NaN or infinite (e.g. an infinite learning rate with
+    ``train.skip_nonfinite``): such weights are never saved."""
+    for name, param in run.optimisation.model.named_parameters():
+        if not bool(torch.isfinite(param).all()):
+            raise TrainingError(
+                f"the weights became non-finite ({name}) at epoch {run.progress.epoch + 1}, batch {run.progress.step}; they were not saved; "
+                f"{kept(run.place.directory)}. Try a lower train.lr"
+            )
+
+
 def end_epoch(run: Run, epoch: int, record: dict) -> None:
     """Score dev (rank 0), keep the weights when they are the best so far, log ``record``, and decide
     whether to stop (rank 0 decides; every rank takes its decision)."""
     config, state, place = run.config, run.progress, run.place
+    check_finite(run)
     main = place.context.main
     improved = True
     if run.dev is not None and main:
@@ -288,8 +317,8 @@ def train_epoch(run: Run, order: list[list[int]], epoch: int, progress: bool | N
             else:
                 what, bad = ("loss", value) if not math.isfinite(value) else ("gradient norm", norm)
                 raise TrainingError(
-                    f"the {what} became {bad} at epoch {epoch}, batch {state.step}; the last checkpoint and the best model in "
-                    f"{run.place.directory} are kept. Try a lower train.lr or train.clip_grad_norm, or train.skip_nonfinite: true"
+                    f"the {what} became {bad} at epoch {epoch}, batch {state.step}; {kept(run.place.directory)}. "
+                    "Try a lower train.lr or train.clip_grad_norm (seqlab train --resume DIR --set train.lr=...), or train.skip_nonfinite: true"
                 )
             now = time.perf_counter()
             state.epoch_seconds += now - last

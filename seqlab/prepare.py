@@ -77,6 +77,20 @@ def make_schedule(optimizer: torch.optim.Optimizer, train: TrainConfig) -> torch
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 1.0 / (1.0 + train.lr_decay * epoch))
 
 
+def apply_hyperparameters(optimizer: torch.optim.Optimizer, schedule: torch.optim.lr_scheduler.LambdaLR, train: TrainConfig) -> None:
+    """Give a restored optimiser the config's ``lr`` (with its schedule: ``lr / (1 + lr_decay · e)``),
+    ``weight_decay`` and SGD ``momentum``, so that a resumed run's ``--set train.lr=…`` takes effect.
+    Values the checkpoint already holds are left untouched (bit for bit)."""
+    schedule.base_lrs = [train.lr] * len(optimizer.param_groups)
+    for group, decay in zip(optimizer.param_groups, schedule.lr_lambdas):
+        current = train.lr * decay(schedule.last_epoch)
+        if group.get("initial_lr") != train.lr or group["lr"] != current:
+            group["initial_lr"], group["lr"] = train.lr, current
+        group["weight_decay"] = train.weight_decay
+        if "momentum" in group:
+            group["momentum"] = train.momentum
+
+
 def to_model_scheme(config: Config, sentences: list[Sentence]) -> tuple[Config, list[Sentence]]:
     """Resolve ``data.tag_scheme: auto`` and convert the training tags to ``model.decoder.scheme``.
 
@@ -162,4 +176,5 @@ def prepare_run(config: Config, saved: Bundle | None = None, checkpoint: Checkpo
             raise ModelError(f"{checkpoint.path}: optimizer state does not fit train.optimizer={config.train.optimizer} ({err})") from None
         if scaler is not None and checkpoint.scaler is not None:
             scaler.load_state_dict(checkpoint.scaler)
+        apply_hyperparameters(optimizer, schedule, config.train)
     return Prepared(config, bundle, corpus, Optimisation(model, optimizer, schedule, scaler), coverage)

@@ -48,16 +48,20 @@ Lines = Iterator[tuple[int, str]]
 
 
 def decode_lines(raw_lines: Iterable[bytes], name: str | Path) -> Lines:
-    """Each raw line decoded as UTF-8, line by line (a BOM on the first line is dropped); a line that is
-    not UTF-8 is a ``DataError`` naming it."""
-    for number, raw in enumerate(raw_lines, start=1):
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as err:
-            raise DataError(name, number, f"not valid UTF-8 (byte 0x{raw[err.start]:02x} at column {err.start + 1})") from None
-        if number == 1 and text.startswith("\ufeff"):
-            text = text[1:]
-        yield number, text.rstrip("\r\n")
+    """Each line decoded as UTF-8 (a BOM on the first line is dropped); a line that is not UTF-8 is a
+    ``DataError`` naming it. Lines end at ``\\n``, ``\\r\\n`` or a lone ``\\r`` (old Mac files), each
+    counted as an editor counts it."""
+    number = 0
+    for raw in raw_lines:
+        for piece in raw.rstrip(b"\r\n").split(b"\r"):
+            number += 1
+            try:
+                text = piece.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise DataError(name, number, f"not valid UTF-8 (byte 0x{piece[err.start]:02x} at column {err.start + 1})") from None
+            if number == 1 and text.startswith("\ufeff"):
+                text = text[1:]
+            yield number, text
 
 
 def read_lines(source: str | Path) -> Lines:
@@ -110,13 +114,25 @@ def conll_sentences(
                 raise DataError(name, number, "expected at least 2 columns (token and tag), found 1")
         elif len(columns) != width:
             raise DataError(name, number, f"expected {width} columns like the first token line, found {len(columns)}")
+        token = columns[token_column]
+        tag = columns[tag_column] if width > 1 else None
+        _check_token(token, name, number)
+        if tag is not None and not tag.strip():
+            raise DataError(name, number, "empty tag (a trailing tab, with data.separator: tab?)")
         if not tokens:
             start = number
-        tokens.append(columns[token_column])
-        if width > 1:
-            tags.append(columns[tag_column])
+        tokens.append(token)
+        if tag is not None:
+            tags.append(tag)
     if tokens:
         yield Sentence(tuple(tokens), tuple(tags) if tags else None, start)
+
+
+def _check_token(token: str, name: str | Path, number: int) -> None:
+    if not token.strip():
+        raise DataError(name, number, "empty token")
+    if "\x00" in token:
+        raise DataError(name, number, "token contains a NUL byte")
 
 
 def jsonl_sentences(lines: Lines, name: str | Path, require_tags: bool = True) -> Iterator[Sentence]:
@@ -131,8 +147,8 @@ def jsonl_sentences(lines: Lines, name: str | Path, require_tags: bool = True) -
         if not isinstance(record, dict):
             raise DataError(name, number, f"expected a JSON object, found {type(record).__name__}")
         tokens = record.get("tokens")
-        if not isinstance(tokens, list) or not all(isinstance(t, str) and t for t in tokens):
-            raise DataError(name, number, "expected \"tokens\": a list of non-empty strings")
+        if not isinstance(tokens, list) or not all(isinstance(t, str) and t.strip() and not any(c in t for c in "\n\r\t\x00") for t in tokens):
+            raise DataError(name, number, "expected \"tokens\": a list of non-empty strings without line breaks, tabs or NUL bytes")
         tags = record.get("tags")
         if tags is None and not require_tags:
             yield Sentence(tuple(tokens), None, number)
@@ -180,8 +196,9 @@ def conllu_sentences(lines: Lines, name: str | Path, tag_field: str = "upos", re
         if int(word_id) != len(tokens) + 1:
             raise DataError(name, number, f"word ID {word_id} out of sequence: expected {len(tokens) + 1}")
         form, tag = fields[1], fields[column]
-        if not form:
+        if not form.strip():
             raise DataError(name, number, "empty FORM")
+        _check_token(form, name, number)
         if require_tags and (not tag or tag == "_"):
             raise DataError(name, number, f"{tag_field.upper()} is '{tag}': the file has no {tag_field.upper()} annotation to train on")
         if not tokens:
@@ -198,6 +215,39 @@ def text_sentences(lines: Lines, name: str | Path) -> Iterator[Sentence]:
         if "\x00" in text:
             raise DataError(name, number, "contains a NUL byte; expected text")
         yield Sentence(tuple(tokenize(text)), None, number)
+
+
+SUFFIXES = {".conll": "conll", ".conllu": "conllu", ".jsonl": "jsonl"}
+"""File name endings that say the format."""
+
+
+def sniff_format(path: str | Path, sample: int = 200) -> tuple[str, str] | None:
+    """``(format, why)`` when ``path`` is plainly not raw text: its ending is one of ``SUFFIXES``, its
+    lines are JSON objects, CoNLL-U word lines, or column lines that all have the same number (≥ 2) of
+    columns; None otherwise (or when it cannot be read: reading it will say why)."""
+    path = Path(path)
+    if path.suffix.lower() in SUFFIXES:
+        return SUFFIXES[path.suffix.lower()], f"its name ends in {path.suffix}"
+    lines = []
+    try:
+        for _, text in read_lines(path):
+            if text.strip():
+                lines.append(text)
+            if len(lines) >= sample:
+                break
+    except DataError:
+        return None
+    if len(lines) < 3:
+        return None
+    if all(text.lstrip().startswith("{") for text in lines):
+        return "jsonl", "every line is a JSON object"
+    words = [text for text in lines if not text.startswith("#")]
+    if words and all(len(text.split("\t")) == 10 for text in words):
+        return "conllu", "every line has the 10 tab-separated fields of CoNLL-U"
+    widths = {len(text.split()) for text in lines}
+    if len(widths) == 1 and widths.pop() >= 2:
+        return "conll", f"every line has the same {len(lines[0].split())} columns"
+    return None
 
 
 def iter_sentences(source: str | Path, data: DataConfig, require_tags: bool = True, fmt: str | None = None) -> Iterator[Sentence]:

@@ -20,12 +20,12 @@ from pathlib import Path
 import torch
 
 from seqlab import bundle as files
-from seqlab.bundle import load_bundle, read_summary, save_bundle, write_atomic
+from seqlab.bundle import load_bundle, read_summary, save_bundle, write_atomic, writer_lock
 from seqlab.checkpoint import CHECKPOINT, Progress, read_checkpoint, restore_rng
-from seqlab.config import Config, load_config
+from seqlab.config import Config, config_to_dict, load_config
 from seqlab.device import resolve_device
 from seqlab.distributed import Context, any_rank, from_environment, join, leave, wrap
-from seqlab.errors import ModelError, SeqlabError
+from seqlab.errors import ConfigError, ModelError, SeqlabError
 from seqlab.evaluate import Evaluator
 from seqlab.loop import Clock, Place, Run, TrainingError, TrainingInterrupted, TrainResult, loop
 from seqlab.metrics import Report
@@ -65,8 +65,9 @@ def train(
     directory = Path(output_dir if output_dir is not None else config.output_dir)
     config = dataclasses.replace(config, output_dir=str(directory))  # the saved config says where it was written
     context, device = _start(config)
+    held = contextlib.ExitStack()
     try:
-        _main_only(context, lambda: _check_output(directory, overwrite))  # before reading any data
+        _main_only(context, lambda: (_check_output(directory, overwrite), held.enter_context(writer_lock(directory))))  # before reading any data
         prepared = prepare_run(config, device=device)
         if context.rank:
             torch.manual_seed(prepared.config.seed + 7919 * context.rank)  # other dropout masks on other ranks
@@ -79,6 +80,7 @@ def train(
         log.info("training %d parameters on %s for up to %d epochs -> %s", count_parameters(run.optimisation.model), where, run.config.train.epochs, directory)
         return loop(run, progress)
     finally:
+        held.close()
         leave(context)
 
 
@@ -101,8 +103,11 @@ def resume(
         state.stopped = False  # more epochs or patience were granted by the overrides
     if state.stopped and (directory / files.METRICS).exists():
         return _finished(directory)
+    check_resumable(saved.config, config)
     context, device = _start(config)
+    held = contextlib.ExitStack()
     try:
+        _main_only(context, lambda: held.enter_context(writer_lock(directory)))
         prepared = prepare_run(config, saved, checkpoint, device)
         rng = random.Random()
         rng.setstate(state.order_rng)
@@ -120,7 +125,31 @@ def resume(
         log.info("resuming %s at epoch %d, batch %d", directory, state.epoch + 1, state.step)
         return loop(run, progress)
     finally:
+        held.close()
         leave(context)
+
+
+RESUMABLE = frozenset({
+    "data.dev", "data.test", "train.epochs", "train.patience", "train.stop_at", "train.lr", "train.lr_decay", "train.momentum",
+    "train.weight_decay", "train.clip_grad_norm", "train.eval_batch_size", "train.threads", "train.device", "train.checkpoint_every",
+    "train.skip_nonfinite", "output_dir",
+})
+"""Keys a resumed run may change (``--set``); the others fix what the run is (data, model, batches, seed)."""
+
+
+def check_resumable(saved: Config, config: Config) -> None:
+    """Refuse, naming each key, an override a resumed run cannot honour."""
+    old, new = _leaves(config_to_dict(saved)), _leaves(config_to_dict(config))
+    fixed = sorted(key for key in new if new[key] != old.get(key) and key not in RESUMABLE)
+    if fixed:
+        raise ConfigError([f"--set {key}: cannot change when resuming (it fixes what the run is); start a new run with --output instead" for key in fixed])
+
+
+def _leaves(tree: dict, prefix: str = "") -> dict[str, object]:
+    out: dict[str, object] = {}
+    for key, value in tree.items():
+        out.update(_leaves(value, f"{prefix}{key}.") if isinstance(value, dict) else {f"{prefix}{key}": value})
+    return out
 
 
 def _finished(directory: Path) -> TrainResult:
@@ -182,10 +211,12 @@ def _check_output(directory: Path, overwrite: bool) -> None:
 
 
 def _clear_output(directory: Path) -> None:
-    """Create the directory and remove what a previous run left there."""
+    """Create the directory and remove every file of a model already there, weights first: until the
+    new run saves its own weights the directory holds no model, never the old weights beside the new
+    vocabularies (which would load and predict wrongly)."""
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        for name in (files.HISTORY, files.METRICS, CHECKPOINT):
+        for name in (files.WEIGHTS, CHECKPOINT, files.METRICS, files.HISTORY, files.VOCAB, files.LEXICON, files.CONFIG):
             (directory / name).unlink(missing_ok=True)
     except OSError as err:
         raise ModelError(f"{directory}: cannot write ({err.strerror or err})") from None

@@ -25,6 +25,10 @@ import yaml
 from seqlab.errors import ConfigError
 
 
+FLOAT32_MAX = 3.4028234663852886e38
+"""The largest float32: a float key beyond it cannot reach the model's arithmetic."""
+
+
 def bounded(default: Any, lo: float | None = None, hi: float | None = None, hi_open: bool = False) -> Any:
     """A dataclass field whose value (when not None) must lie in ``[lo, hi]`` (or ``[lo, hi)``)."""
     return field(default=default, metadata={"lo": lo, "hi": hi, "hi_open": hi_open})
@@ -117,8 +121,8 @@ def build(cls: type, raw: Any, prefix: str, problems: list[str]) -> Any:
         if not check_scalar(tp, value):
             problems.append(f"'{dotted}': expected {type_name(tp)}, got {shorten(value)}")
             continue
-        if isinstance(value, float) and not math.isfinite(value):
-            problems.append(f"'{dotted}': expected a finite number, got {value!r}")
+        if isinstance(value, float) and not (math.isfinite(value) and abs(value) <= FLOAT32_MAX):
+            problems.append(f"'{dotted}': expected a finite number (within ±{FLOAT32_MAX:.3g}, what the model computes in), got {value!r}")
             continue
         meta = fields[key].metadata
         if value is not None and meta:

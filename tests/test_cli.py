@@ -282,3 +282,16 @@ def test_reports_say_n_a_for_an_empty_subset_and_counts_read_well(trained, tmp_p
     with caplog.at_level(logging.INFO, logger="seqlab"):
         run(capsys, "predict", "--model", str(trained), "--text", "I eat the apple")
     assert "tagged 1 sentence in" in caplog.text and "(0 sentences/s)" not in caplog.text
+
+
+def test_predict_reads_a_conll_file_as_conll_and_says_so(trained, tiny_data, capsys, caplog):
+    import logging
+
+    args = ["predict", "--model", str(trained), "--input", str(tiny_data["test"]), "--format", "jsonl"]
+    with caplog.at_level(logging.WARNING, logger="seqlab"):
+        code, detected, _ = run(capsys, *args)
+    assert code == 0 and "as conll (its name ends in .conll)" in caplog.text
+    code, explicit, _ = run(capsys, *args, "--input-format", "conll")
+    assert detected == explicit and json.loads(detected.splitlines()[0])["tokens"] == tiny_data["test"].read_text().split("\n\n")[0].split()[::2]
+    code, as_text, _ = run(capsys, *args, "--input-format", "text")  # asked for: every line is a raw sentence
+    assert json.loads(as_text.splitlines()[0])["tokens"] == tiny_data["test"].read_text().splitlines()[0].split()

@@ -150,7 +150,7 @@ def test_yaml_as_people_write_it_and_values_that_cannot_be_right(tmp_path):
     path = write(tmp_path, "train:\n  lr: 1e-3\n  weight_decay: 5E-5\n")
     config = load_config(path)
     assert config.train.lr == 0.001 and config.train.weight_decay == 5e-5  # YAML 1.1 reads 1e-3 as a string
-    for value in (".nan", ".inf", "-.inf"):
+    for value in (".nan", ".inf", "-.inf", "1e300"):
         with pytest.raises(ConfigError, match=rf"--set train.lr={value}: 'train.lr': expected a finite number"):
             load_config(path, [f"train.lr={value}"])
 

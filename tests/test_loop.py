@@ -15,7 +15,7 @@ from seqlab import bundle as files
 from seqlab.checkpoint import Progress
 from seqlab.config import replace_in
 from seqlab.data import bucketed_order, collate
-from seqlab.loop import Clock, Place, end_epoch, train_epoch
+from seqlab.loop import Clock, Place, TrainingError, end_epoch, train_epoch
 from seqlab.metrics import Report
 from seqlab.prepare import prepare_run
 from seqlab.train import start_run
@@ -99,3 +99,13 @@ def test_the_clock_counts_earlier_processes_time():
     clock = Clock(time.perf_counter() - 2.0, before=10.0)
     assert 12.0 <= clock.elapsed() < 13.0
     assert dataclasses.replace(clock, before=0.0).elapsed() < 3.0
+
+
+def test_non_finite_weights_end_the_epoch_before_anything_is_saved(tiny_config, tmp_path):
+    run = make_run(tiny_config, tmp_path / "m")
+    run.dev = Scores([0.9])
+    with torch.no_grad():
+        next(run.optimisation.model.parameters())[0] = float("nan")
+    with pytest.raises(TrainingError, match=r"the weights became non-finite \(embedding.words.weight\) at epoch 1.*they were not saved; nothing was saved"):
+        end_epoch(run, 1, {"loss": 1.0, "train_sents_per_s": 1.0})
+    assert not (run.place.directory / files.WEIGHTS).exists()

@@ -8,7 +8,7 @@ import pytest
 
 from seqlab.config import DataConfig
 from seqlab.errors import DataError
-from seqlab.readers import conll_sentences, iter_sentences, read_corpus, read_lines
+from seqlab.readers import conll_sentences, iter_sentences, read_corpus, read_lines, sniff_format
 
 
 def test_conll_reads_sentences_skips_docstart_and_blank_lines(tmp_path):
@@ -118,3 +118,48 @@ def test_stdin_is_read_for_every_format(monkeypatch):
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"a\tO\n\xff\tO\n")))
     with pytest.raises(DataError, match=r"<stdin>:2: not valid UTF-8"):
         list(iter_sentences("-", DataConfig()))
+
+
+def test_old_mac_line_endings_are_line_breaks_counted_as_lines(tmp_path):
+    path = tmp_path / "mac.conll"
+    path.write_bytes(b"I\tO\rate\tO\r\rapple\tB-FRUIT\r")
+    sentences = read_corpus(path, DataConfig())
+    assert [s.tokens for s in sentences] == [("I", "ate"), ("apple",)] and [s.line for s in sentences] == [1, 4]
+    path.write_bytes(b"I\tO\r\nate\tO\r\n\r\nx\xff\tO\r")
+    with pytest.raises(DataError, match=r"mac.conll:4: not valid UTF-8"):
+        read_corpus(path, DataConfig())
+
+
+@pytest.mark.parametrize("text,message", [
+    ("a\tO\t\nb\tO\t\n", "expected a column|empty tag"),  # a trailing tab makes the last column ''
+    ("a\tO\n\tO\n", "empty token"),
+    ("a\x00b\tO\n", "NUL byte"),
+])
+def test_tab_separated_columns_refuse_what_would_be_read_silently_wrong(tmp_path, text, message):
+    path = tmp_path / "t.tsv"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(DataError, match=message):
+        read_corpus(path, DataConfig(separator="tab"))
+
+
+def test_jsonl_tokens_cannot_carry_line_breaks_tabs_or_nul(tmp_path):
+    path = tmp_path / "a.jsonl"
+    for token in ("two\nlines", "a\tb", "nul\x00", "  "):
+        path.write_text(json.dumps({"tokens": [token], "tags": ["O"]}) + "\n", encoding="utf-8")
+        with pytest.raises(DataError, match="without line breaks, tabs or NUL bytes"):
+            read_corpus(path, DataConfig(format="jsonl"))
+
+
+@pytest.mark.parametrize("name,text,expected", [
+    ("test.conll", "whatever\n", "conll"),
+    ("x.txt", "Yesterday O\n, O\napple B-ORG\n\nshares O\n", "conll"),
+    ("x.txt", '{"tokens": ["a"]}\n{"tokens": ["b"]}\n{"tokens": ["c"]}\n', "jsonl"),
+    ("x.txt", "# sent_id = 1\n" + "".join(f"{k}\tw\t_\tX\t_\t_\t_\t_\t_\t_\n" for k in (1, 2, 3)), "conllu"),
+    ("x.txt", "I like eating apple!\nThe Apple is a great company!\nApple shares fell.\n", None),
+    ("x.txt", "One line only\n", None),
+])
+def test_sniffing_finds_the_plain_cases_and_leaves_raw_text_alone(tmp_path, name, text, expected):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    found = sniff_format(path)
+    assert (found[0] if found else None) == expected

@@ -19,7 +19,7 @@ from safetensors.torch import load_file
 from seqlab.bundle import HISTORY, METRICS, WEIGHTS
 from seqlab.checkpoint import CHECKPOINT, read_checkpoint
 from seqlab.config import load_config, replace_in
-from seqlab.errors import ModelError
+from seqlab.errors import ConfigError, ModelError
 from seqlab.model import TaggerModel
 from seqlab.train import TrainingError, resume, train
 from tests.conftest import tiny_overrides, tiny_sentences, write_conll
@@ -304,7 +304,7 @@ def poison_losses(monkeypatch, factors: dict[int, float]) -> list[int]:
 def test_nonfinite_loss_stops_naming_the_batch_and_keeps_the_work(tiny_config, tmp_path, monkeypatch):
     config = replace_in(replace_in(tiny_config, "train.epochs", 4), "train.patience", None)
     calls = poison_losses(monkeypatch, {20: float("nan")})  # call 20: epoch 3, batch 4
-    with pytest.raises(TrainingError, match=r"the loss became nan at epoch 3, batch 4; the last checkpoint and the best model"):
+    with pytest.raises(TrainingError, match=r"the loss became nan at epoch 3, batch 4; the last checkpoint \(continue with seqlab train --resume\) and the best model so far in"):
         train(config, tmp_path / "m", progress=False)
     state = read_checkpoint(tmp_path / "m")
     assert (state.progress.epoch, state.progress.step) == (2, 0)
@@ -351,3 +351,26 @@ def test_unwritable_output_directory_is_one_clear_error(tiny_config, tmp_path):
     blocker.write_text("not a directory")
     with pytest.raises(ModelError, match=r"file/model: cannot write \(Not a directory\)"):
         train(tiny_config, blocker / "model", progress=False)
+
+
+def test_resume_applies_a_new_learning_rate(tiny_config, tmp_path):
+    """The NaN error's advice, "resume with a lower train.lr", must work: the optimiser takes it."""
+    config = replace_in(replace_in(tiny_config, "train.patience", None), "train.epochs", 2)
+    train(config, tmp_path / "m", progress=False)
+    before = read_checkpoint(tmp_path / "m").model
+    resume(tmp_path / "m", ["train.epochs=3", "train.lr=0.0"])
+    after = read_checkpoint(tmp_path / "m").model
+    assert all(torch.equal(before[k], after[k]) for k in before)  # Adam with lr 0 moves nothing
+    last = json.loads((tmp_path / "m" / HISTORY).read_text().splitlines()[-1])
+    assert last["epoch"] == 3 and last["lr"] == 0.0
+
+
+def test_resume_refuses_a_change_to_what_the_run_is(tiny_config, tmp_path):
+    config = replace_in(replace_in(tiny_config, "train.patience", None), "train.epochs", 2)
+    train(config, tmp_path / "m", progress=False)
+    with pytest.raises(ConfigError) as err:
+        resume(tmp_path / "m", ["train.epochs=3", "model.encoder.hidden=8", "train.batch_size=2"])
+    assert err.value.problems == [
+        "--set model.encoder.hidden: cannot change when resuming (it fixes what the run is); start a new run with --output instead",
+        "--set train.batch_size: cannot change when resuming (it fixes what the run is); start a new run with --output instead",
+    ]

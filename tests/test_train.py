@@ -10,7 +10,7 @@ from seqlab.bundle import HISTORY, METRICS, WEIGHTS
 from seqlab.config import replace_in
 from seqlab.errors import ConfigError, ModelError
 from seqlab.tagger import Tagger
-from seqlab.train import train
+from seqlab.train import TrainingError, train
 
 
 def digest(path) -> str:
@@ -139,3 +139,47 @@ def test_on_epoch_gives_python_callers_each_epochs_record(tiny_config, tmp_path)
     result = train(tiny_config, tmp_path / "m", progress=False, on_epoch=seen.append)
     history = [json.loads(line) for line in (result.output_dir / "metrics.jsonl").read_text().splitlines()]
     assert seen == history and [r["epoch"] for r in seen] == list(range(1, result.epochs_run + 1))
+
+
+def test_weights_that_stop_being_finite_are_never_saved(tiny_config, tmp_path):
+    """A learning rate of 1e38 with skip_nonfinite (the case that saved an all-NaN model with exit 0):
+    training stops with an error once it cannot learn, and whatever it saved is finite."""
+    config = tiny_config
+    for key, value in (("train.optimizer", "sgd"), ("train.lr", 1e38), ("train.clip_grad_norm", None), ("train.skip_nonfinite", True)):
+        config = replace_in(config, key, value)
+    with pytest.raises(TrainingError, match=r"the weights became non-finite|every batch of epoch \d+ was skipped"):
+        train(config, tmp_path / "m", progress=False)
+    weights = tmp_path / "m" / WEIGHTS
+    if weights.exists():
+        from safetensors.torch import load_file
+
+        assert all(torch.isfinite(t).all() for t in load_file(str(weights)).values())
+
+
+def test_a_second_writer_of_a_model_directory_is_refused_at_once(tiny_config, tmp_path):
+    from seqlab.bundle import writer_lock
+
+    with writer_lock(tmp_path / "m"):
+        with pytest.raises(ModelError, match=r"another seqlab train \(pid \d+\) is writing this directory"):
+            train(tiny_config, tmp_path / "m", progress=False)
+    assert train(tiny_config, tmp_path / "m", progress=False).best_epoch >= 1  # released
+
+
+def test_an_overwrite_that_dies_leaves_no_old_weights_beside_new_vocabularies(tiny_config, tiny_data, tmp_path, monkeypatch):
+    """A run that overwrites a model and is killed after writing its vocabularies must not leave a
+    directory that loads and predicts with the old weights."""
+    import seqlab.train as training
+    from seqlab.tagger import Tagger
+
+    train(tiny_config, tmp_path / "m", progress=False)
+    shuffled = tmp_path / "other.conll"
+    shuffled.write_text("Zebra\tB-ORG\nruns\tO\n\n" * 30, encoding="utf-8")
+
+    def die(directory, bundle):
+        raise KeyboardInterrupt  # a kill right after the new run started writing
+
+    monkeypatch.setattr(training, "save_bundle", die)
+    with pytest.raises(KeyboardInterrupt):
+        train(replace_in(tiny_config, "data.train", str(shuffled)), tmp_path / "m", overwrite=True, progress=False)
+    with pytest.raises(ModelError):
+        Tagger.load(tmp_path / "m")
