@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import tempfile
 from dataclasses import dataclass
@@ -23,8 +24,7 @@ from typing import Any
 
 import torch
 import yaml
-from safetensors import SafetensorError
-from safetensors.torch import load as load_safetensors
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as save_safetensors
 
 from seqlab.config import Config, config_from_dict, dump_config
@@ -166,6 +166,26 @@ def _read_json(path: Path) -> Any:
         return json.loads(_read_text(path))
     except json.JSONDecodeError as err:
         raise ModelError(f"{path}: invalid JSON ({err.msg} at line {err.lineno})") from None
+    except (ValueError, RecursionError) as err:  # too deeply nested, or an integer of thousands of digits
+        raise ModelError(f"{path}: invalid JSON ({str(err)[:80] or type(err).__name__})") from None
+
+
+def read_history(directory: str | Path) -> list[dict[str, Any]]:
+    """``metrics.jsonl``: one record per epoch, each with a whole ``epoch`` and a numeric ``loss``."""
+    path = Path(directory) / HISTORY
+    if not path.is_file():
+        raise ModelError(f"{path}: not found; is {directory} a model directory written by seqlab train?")
+    try:
+        history = [json.loads(line) for line in _read_text(path).splitlines() if line.strip()]
+    except (ValueError, RecursionError):
+        raise ModelError(f"{path}: not JSON lines") from None
+    numbers = (int, float)
+    if not history or not all(
+        isinstance(h, dict) and isinstance(h.get("epoch"), int) and isinstance(h.get("loss"), numbers) and not isinstance(h.get("loss"), bool)
+        for h in history
+    ):
+        raise ModelError(f"{path}: expected one {{epoch, loss, ...}} object per line")
+    return history
 
 
 def read_summary(directory: str | Path) -> dict[str, Any]:
@@ -197,6 +217,8 @@ def load_bundle(directory: str | Path) -> Bundle:
         vocabs = Vocabularies(*(Vocab.from_json(vocab.get(name), name) for name in ("words", "chars", "tags")))
     except ModelError as err:
         raise ModelError(f"{directory / VOCAB}: {err}") from None
+    if len(vocabs.tags) > MAX_TAGS:
+        raise ModelError(f"{directory / VOCAB}: {len(vocabs.tags):,} tags, more than a seqlab model holds ({MAX_TAGS:,})")
     lexicon = _read_json(directory / LEXICON)
     ambiguous = lexicon.get("ambiguous") if isinstance(lexicon, dict) else None
     if not isinstance(ambiguous, list) or not all(isinstance(w, str) for w in ambiguous):
@@ -204,29 +226,66 @@ def load_bundle(directory: str | Path) -> Bundle:
     return Bundle(config, vocabs, frozenset(ambiguous))
 
 
+MAX_PARAMETERS = 1_000_000_000
+"""The most numbers a saved model may declare (4 GB of float32): beyond, it is not one seqlab wrote."""
+MAX_TAGS = 10_000
+"""The most tags a vocabulary may hold (the decoder keeps ``T × T`` transition scores)."""
+
+
+@contextlib.contextmanager
+def _open_weights(path: Path) -> Iterator[Any]:
+    """``weights.safetensors`` opened lazily (shapes from its header, tensors read on demand); a missing or
+    foreign file is a ``ModelError``."""
+    if not path.is_file():
+        raise ModelError(f"{path}: missing (the model was never saved, or the file was removed)")
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            yield handle
+    except (SafetensorError, OSError, ValueError, RuntimeError) as err:
+        raise ModelError(f"{path}: not a valid safetensors file ({str(err).splitlines()[0][:120]})") from None
+
+
+def check_sizes(directory: str | Path, bundle: Bundle) -> None:
+    """Before a model is built: the weights' header declares at most ``MAX_PARAMETERS`` numbers, and the
+    word embedding and output layer it declares have the vocabularies' sizes (a crafted vocabulary or
+    header cannot make the build allocate more than the file says)."""
+    path = Path(directory) / WEIGHTS
+    with _open_weights(path) as handle:
+        shapes = {name: tuple(handle.get_slice(name).get_shape()) for name in handle.keys()}
+    total = sum(math.prod(shape) for shape in shapes.values())
+    if total > MAX_PARAMETERS:
+        raise ModelError(f"{path}: declares {total:,} numbers, more than a seqlab model holds ({MAX_PARAMETERS:,})")
+    for name, vocab in (("embedding.words.weight", bundle.vocabs.words), ("projection.weight", bundle.vocabs.tags)):
+        if shapes.get(name, (None,))[0] != len(vocab):
+            raise ModelError(f"{path}: '{name}' is {shapes.get(name)}, the vocabularies imply {len(vocab)} rows")
+
+
 def load_weights(directory: str | Path, model: torch.nn.Module) -> None:
     """Load ``weights.safetensors`` into ``model``; any mismatch is a ``ModelError`` naming the file."""
     path = Path(directory) / WEIGHTS
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ModelError(f"{path}: missing (the model was never saved, or the file was removed)") from None
-    except OSError as err:
-        raise ModelError(f"{path}: cannot be read ({err.strerror})") from None
-    try:
-        tensors = load_safetensors(data)
-    except (SafetensorError, ValueError, RuntimeError) as err:
-        raise ModelError(f"{path}: not a valid safetensors file ({str(err).splitlines()[0][:120]})") from None
+    expected = model.state_dict()
+    with _open_weights(path) as handle:
+        names = set(handle.keys())
+        _check_names(expected, names, path)
+        for name in names:
+            shape = tuple(handle.get_slice(name).get_shape())
+            if shape != tuple(expected[name].shape):
+                raise ModelError(f"{path}: '{name}' has shape {shape}, the config implies {tuple(expected[name].shape)}")
+        tensors = {name: handle.get_tensor(name) for name in names}
     load_state(model, tensors, path)
+
+
+def _check_names(expected: dict[str, torch.Tensor], names: set[str], path: Path) -> None:
+    missing = sorted(set(expected) - names)
+    extra = sorted(names - set(expected))
+    if missing or extra:
+        raise ModelError(f"{path}: parameters do not match the config (missing: {missing[:3]}, unexpected: {extra[:3]})")
 
 
 def load_state(model: torch.nn.Module, tensors: dict[str, torch.Tensor], path: Path) -> None:
     """Copy ``tensors`` into ``model`` after checking names, shapes and dtypes (errors name ``path``)."""
     expected = model.state_dict()
-    missing = sorted(set(expected) - set(tensors))
-    extra = sorted(set(tensors) - set(expected))
-    if missing or extra:
-        raise ModelError(f"{path}: parameters do not match the config (missing: {missing[:3]}, unexpected: {extra[:3]})")
+    _check_names(expected, set(tensors), path)
     for name, tensor in tensors.items():
         if tensor.shape != expected[name].shape:
             raise ModelError(f"{path}: '{name}' has shape {tuple(tensor.shape)}, the config implies {tuple(expected[name].shape)}")

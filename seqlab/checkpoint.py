@@ -187,17 +187,53 @@ def read_checkpoint(directory: str | Path) -> Checkpoint:
         meta = json.loads(header["seqlab"])
         if meta.get("format") != FORMAT:
             raise ModelError(f"{path}: checkpoint format {meta.get('format')!r}, this seqlab reads {FORMAT}")
-        fields = {f.name for f in dataclasses.fields(Progress)}
-        progress = Progress(**{k: v for k, v in meta["progress"].items() if k in fields})
-        progress.order_rng = python_state(progress.order_rng)
+        progress = _progress(meta["progress"])
         model = {name[len("model.") :]: t for name, t in tensors.items() if name.startswith("model.")}
         optim = _join_optimizer({n: t for n, t in tensors.items() if n.startswith("optim.")}, meta["optimizer"])
         rng = {n: t for n, t in tensors.items() if n.startswith("rng.")}
         if "rng.torch" not in rng:
             raise KeyError("rng.torch")
-        checkpoint = Checkpoint(path, progress, model, optim, dict(meta["scheduler"]), meta["fingerprint"], meta.get("scaler"), rng)
+        scaler = meta.get("scaler")
+        if not isinstance(meta["fingerprint"], str) or not (scaler is None or isinstance(scaler, dict)):
+            raise ValueError("fingerprint or scaler")
+        checkpoint = Checkpoint(path, progress, model, optim, _scheduler(meta["scheduler"]), meta["fingerprint"], scaler, rng)
     except ModelError:
         raise
-    except (KeyError, TypeError, ValueError, AttributeError) as err:
-        raise ModelError(f"{path}: not a seqlab checkpoint (missing or malformed {err})") from None
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError) as err:
+        raise ModelError(f"{path}: not a seqlab checkpoint (missing or malformed {str(err)[:80]})") from None
     return checkpoint
+
+
+_NUMBER = (int, float)
+_PROGRESS_TYPES: dict[str, tuple[type, ...]] = {
+    "epoch": (int,), "step": (int,), "seen": (int,), "skipped": (int,), "best_epoch": (int,), "stale": (int,),
+    "loss_sum": _NUMBER, "largest": _NUMBER, "epoch_seconds": _NUMBER, "seconds": _NUMBER,
+    "best_score": (*_NUMBER, type(None)), "stopped": (bool,), "best_dev": (dict, type(None)), "coverage": (dict, type(None)),
+}
+
+
+def _progress(data: Any) -> Progress:
+    """``Progress`` from the checkpoint's JSON, every field of its type (a crafted value is a ``ValueError``)."""
+    if not isinstance(data, dict):
+        raise TypeError("progress")
+    values = {}
+    for name, types in _PROGRESS_TYPES.items():
+        value = data.get(name, getattr(Progress(), name))
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types) or (isinstance(value, int) and not isinstance(value, bool) and value < 0):
+            raise ValueError(f"progress.{name}")
+        values[name] = value
+    order = python_state(data.get("order_rng"))
+    random.Random().setstate(order)  # a state random accepts, or a ValueError/TypeError
+    return Progress(order_rng=order, **values)
+
+
+def _scheduler(data: Any) -> dict:
+    """The lr schedule's state: only the keys ``LambdaLR`` writes, with their types (its ``load_state_dict``
+    copies every key onto the scheduler object)."""
+    numbers = lambda v: isinstance(v, list) and all(isinstance(x, _NUMBER) and not isinstance(x, bool) for x in v)  # noqa: E731
+    rules = {"last_epoch": lambda v: isinstance(v, int) and not isinstance(v, bool), "_step_count": lambda v: isinstance(v, int) and not isinstance(v, bool),
+             "base_lrs": numbers, "_last_lr": numbers}
+    allowed = {"verbose", "_get_lr_called_within_step", "_is_initial", *rules}
+    if not isinstance(data, dict) or not set(data) <= allowed or not all(rule(data[k]) for k, rule in rules.items() if k in data):
+        raise ValueError("scheduler")
+    return dict(data)

@@ -175,9 +175,10 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
+    from seqlab.device import resolve_device
     from seqlab.errors import DataError
     from seqlab.predict import format_sentence, read_sentences, tag_stream
-    from seqlab.tagger import Tagger
+    from seqlab.tagger import MAX_NBEST, Tagger
     from seqlab.tokenizer import tokenize
 
     if args.text is not None:
@@ -185,8 +186,8 @@ def _predict(args: argparse.Namespace) -> int:
         if not tokens:
             raise DataError(None, None, "--text is empty: give a sentence to tag")
         sentences = iter([tokens])
-    from seqlab.device import resolve_device
-
+    if not 0 <= args.nbest <= MAX_NBEST:
+        raise DataError(None, None, f"--nbest: expected a number from 0 to {MAX_NBEST}, got {args.nbest}")
     batch_size: int | str = args.batch_size
     if batch_size != "auto":
         if not str(batch_size).isdigit() or int(batch_size) < 1:
@@ -197,8 +198,6 @@ def _predict(args: argparse.Namespace) -> int:
         sentences = read_sentences(args.input, _input_format(args), tagger.bundle.config.data)
     start, count = time.perf_counter(), 0
     out = sys.stdout
-    if args.nbest < 0:
-        raise DataError(None, None, f"--nbest: expected a number >= 0, got {args.nbest}")
     for tagged in tag_stream(tagger, sentences, with_probs=args.probs, nbest=args.nbest, batch_size=batch_size):
         out.write(format_sentence(tagged, args.format))
         count += 1
@@ -300,24 +299,12 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _plot(args: argparse.Namespace) -> int:
-    import json
     from pathlib import Path
 
-    from seqlab.bundle import HISTORY
-    from seqlab.errors import ModelError
+    from seqlab.bundle import read_history
     from seqlab.plots import training_curves
 
-    path = Path(args.model) / HISTORY
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError:
-        raise ModelError(f"{path}: not found; is {args.model} a model directory written by seqlab train?") from None
-    try:
-        history = [json.loads(line) for line in lines if line.strip()]
-    except json.JSONDecodeError:
-        raise ModelError(f"{path}: not JSON lines") from None
-    if not history or not all(isinstance(h, dict) and "epoch" in h and "loss" in h for h in history):
-        raise ModelError(f"{path}: expected one {{epoch, loss, ...}} object per line")
+    history = read_history(args.model)
     out = Path(args.out) if args.out else Path(args.model) / "curves.png"
     training_curves(out, str(args.model), history)
     print(f"wrote {out}")

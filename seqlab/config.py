@@ -63,19 +63,19 @@ class CharConfig:
     kind: Literal["none", "cnn", "lstm"] = "none"
     """Character-level word features: ``none``; ``cnn`` (per-word convolution, max-pooled over characters);
     ``lstm`` (per-word character BiLSTM, its two final states concatenated; Lample et al., 2016)."""
-    dim: int = bounded(30, lo=1)
+    dim: int = bounded(30, lo=1, hi=1024)
     """Character embedding size."""
-    filters: int = bounded(50, lo=1)
+    filters: int = bounded(50, lo=1, hi=4096)
     """``cnn``: number of filters, the size of the character feature of each word."""
-    kernel: int = bounded(3, lo=1)
+    kernel: int = bounded(3, lo=1, hi=64)
     """``cnn``: window width in characters (odd widths keep the word centred)."""
-    hidden: int = bounded(25, lo=1)
+    hidden: int = bounded(25, lo=1, hi=2048)
     """``lstm``: hidden size per direction; the character feature has ``2 × hidden`` numbers."""
 
 
 @dataclass(frozen=True)
 class EmbeddingConfig:
-    dim: int = bounded(100, lo=1)
+    dim: int = bounded(100, lo=1, hi=8192)
     """Word embedding size."""
     dropout: float = bounded(0.0, lo=0.0, hi=1.0, hi_open=True)
     """Dropout on the token representation (word + char features) before the encoder."""
@@ -87,7 +87,7 @@ class EmbeddingConfig:
     """Initial word, character and casing vectors: ``normal``, torch's N(0, 1) per entry; ``uniform``,
     U(−√(3/dim), √(3/dim)) per entry (Lample et al. 2016, NCRF++), so that each vector has an expected
     squared norm of 1 instead of ``dim``."""
-    casing_dim: int = bounded(0, lo=0)
+    casing_dim: int = bounded(0, lo=0, hi=1024)
     """Size of a learned embedding of each token's casing class (lower, UPPER, Title, mIxed, numeric,
     has-digit, other), concatenated to the word embedding; pairs with ``data.lowercase``. 0 turns it off."""
     pretrained: str | None = None
@@ -101,9 +101,9 @@ class EmbeddingConfig:
 class EncoderConfig:
     cell: Literal["rnn", "lstm", "gru", "none"] = "lstm"
     """Recurrent cell; ``none`` is the context-free per-token classifier (embedding straight to the tagger)."""
-    hidden: int = bounded(100, lo=1)
+    hidden: int = bounded(100, lo=1, hi=16384)
     """Hidden size per direction; the encoder output has ``hidden × directions`` features."""
-    layers: int = bounded(1, lo=1)
+    layers: int = bounded(1, lo=1, hi=16)
     """Number of stacked recurrent layers."""
     bidirectional: bool = True
     """Also read the sentence right to left, so each position sees its future context."""
@@ -160,16 +160,16 @@ class TrainConfig:
     """L2 penalty (decoupled for AdamW)."""
     lr_decay: float = bounded(0.0, lo=0.0)
     """Learning rate in epoch ``e`` (0-based) is ``lr / (1 + lr_decay · e)``."""
-    epochs: int = bounded(50, lo=1)
+    epochs: int = bounded(50, lo=1, hi=1_000_000)
     """Maximum number of passes over the training data."""
-    batch_size: int = bounded(10, lo=1)
+    batch_size: int = bounded(10, lo=1, hi=1_000_000)
     """Sentences per training batch."""
     loss_reduction: Literal["mean", "sum"] = "mean"
     """How a batch's sentence losses combine into the loss minimised: ``mean`` (the step size does not
     depend on the batch size) or ``sum`` (NCRF++'s default and Lample et al.'s per-sentence SGD: with
     ``sum``, lr 0.015 at batch 10 is ten times the step of ``mean``). ``metrics.jsonl`` always logs the
     mean per sentence."""
-    eval_batch_size: int = bounded(32, lo=1)
+    eval_batch_size: int = bounded(32, lo=1, hi=1_000_000)
     """Sentences per batch when evaluating or predicting."""
     clip_grad_norm: float | None = bounded(5.0, lo=0.0)
     """Rescale gradients whose global L2 norm exceeds this; ``null`` turns clipping off."""
@@ -181,9 +181,9 @@ class TrainConfig:
     metric: Literal["f1", "accuracy"] = "f1"
     """Dev score that selects the kept epoch and drives early stopping: span F1 (entities) or token
     accuracy (POS tagging and other tag sets without spans)."""
-    bucket_batches: int = bounded(50, lo=1)
+    bucket_batches: int = bounded(50, lo=1, hi=1_000_000)
     """Length bucketing: shuffle, sort chunks of this many batches by length, cut into batches, shuffle batches."""
-    threads: int | None = bounded(None, lo=1)
+    threads: int | None = bounded(None, lo=1, hi=1024)
     """CPU threads for torch (``null``: torch's default)."""
     device: str = "auto"
     """``auto`` (CUDA when available), ``cpu``, ``cuda`` or ``cuda:N``."""

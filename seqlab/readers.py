@@ -18,7 +18,9 @@ Readers are generators, so large inputs stream; ``-`` reads standard input. Ever
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -70,6 +72,16 @@ def read_lines(source: str | Path) -> Lines:
     if str(source) == STDIN:
         yield from decode_lines(sys.stdin.buffer, "<stdin>")
         return
+    try:
+        kind = os.stat(source).st_mode
+    except FileNotFoundError:
+        raise DataError(source, None, "file not found") from None
+    except OSError as err:
+        raise DataError(source, None, f"cannot read ({err.strerror})") from None
+    if stat.S_ISDIR(kind):
+        raise DataError(source, None, "is a directory, expected a file")
+    if not stat.S_ISREG(kind):
+        raise DataError(source, None, "is not a regular file (a device or a pipe never ends or may block); use - to read standard input")
     try:
         handle = open(source, "rb")
     except FileNotFoundError:
@@ -144,6 +156,8 @@ def jsonl_sentences(lines: Lines, name: str | Path, require_tags: bool = True) -
             record = json.loads(text)
         except json.JSONDecodeError as err:
             raise DataError(name, number, f"invalid JSON ({err.msg} at column {err.colno})") from None
+        except (ValueError, RecursionError) as err:  # e.g. an integer of more digits than Python converts, or deep nesting
+            raise DataError(name, number, f"invalid JSON ({str(err)[:80]})") from None
         if not isinstance(record, dict):
             raise DataError(name, number, f"expected a JSON object, found {type(record).__name__}")
         tokens = record.get("tokens")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from seqlab.bundle import Bundle, load_bundle, load_weights
+from seqlab.bundle import Bundle, check_sizes, load_bundle, load_weights
 from seqlab.config import Config, with_impl
 from seqlab.crf import ChainHead
 from seqlab.data import Batch, EncodedSentence, encode, make_batches, sorted_order, word_key
@@ -26,6 +26,10 @@ from seqlab.model import TaggerModel, build_model, rebuild
 from seqlab.readers import Sentence
 from seqlab.schemes import SCHEMES, convert, spans, tag_set
 from seqlab.tokenizer import tokenize
+
+
+MAX_NBEST = 100
+"""The most alternative sequences ``nbest`` gives (each costs ``B·T·k`` scores per position)."""
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,7 @@ class Tagger:
         bundle = load_bundle(directory)
         if impl is not None:
             bundle = dataclasses.replace(bundle, config=_with_impl(bundle, impl, directory))
+        check_sizes(directory, bundle)  # before anything is allocated
         model = build_model(bundle.config.model, bundle.vocabs)
         load_weights(directory, model)
         return cls(model, bundle, torch.device(device))
@@ -181,8 +186,8 @@ class Tagger:
     def infer(self, encoded: Sequence[EncodedSentence], batch_size: int | None = None, probs: bool = False, nbest: int = 0) -> list[Inference]:
         """The model's answer for each encoded sentence, in input order (the one inference path: every
         prediction, evaluation and the service go through it). ``batch_size`` defaults to ``train.eval_batch_size``."""
-        if nbest < 0:
-            raise ModelError(f"nbest: expected a number >= 0, got {nbest}")
+        if not 0 <= nbest <= MAX_NBEST:
+            raise ModelError(f"nbest: expected a number from 0 to {MAX_NBEST}, got {nbest}")
         results = [Inference((), (), (), ()) for _ in encoded]
         head = self.model.head
         was_training = self.model.training

@@ -205,7 +205,8 @@ def _check_output(directory: Path, overwrite: bool) -> None:
     """Refuse a directory that is a file, or that holds a model unless ``overwrite``."""
     if directory.exists() and not directory.is_dir():
         raise ModelError(f"{directory}: exists and is not a directory")
-    if (directory / files.CONFIG).exists() and not overwrite:
+    holds = (directory / files.WEIGHTS).exists() or (directory / CHECKPOINT).exists()  # config and vocab alone: a start that was killed
+    if holds and not overwrite:
         hint = " or continue it with seqlab train --resume" if (directory / CHECKPOINT).exists() else ""
         raise ModelError(f"{directory}: already holds a model; pass --overwrite, choose another --output{hint}")
 

@@ -113,3 +113,46 @@ def test_load_weights_rejects_wrong_names(model_dir):
     save_file({"bogus": torch.zeros(1)}, str(model_dir / WEIGHTS))
     with pytest.raises(ModelError, match="do not match"):
         load_weights(model_dir, tagger.model)
+
+
+def test_a_vocabulary_with_absurdly_many_tags_is_refused_before_building(model_dir):
+    import json
+
+    from seqlab.bundle import MAX_TAGS
+
+    vocab = json.loads((model_dir / VOCAB).read_text())
+    vocab["tags"]["items"] = [f"B-T{k}" for k in range(MAX_TAGS + 1)]
+    (model_dir / VOCAB).write_text(json.dumps(vocab))
+    with pytest.raises(ModelError, match=r"vocab.json: 10,001 tags, more than a seqlab model holds"):
+        Tagger.load(model_dir)
+
+
+def test_weights_that_disagree_with_the_vocabularies_are_refused_before_building(model_dir, monkeypatch):
+    import json
+
+    import seqlab.bundle as bundle
+
+    vocab = json.loads((model_dir / VOCAB).read_text())
+    vocab["words"]["items"] += [f"extra{k}" for k in range(1000)]  # a crafted vocabulary: a bigger model than the file
+    (model_dir / VOCAB).write_text(json.dumps(vocab))
+    built = []
+    monkeypatch.setattr("seqlab.tagger.build_model", lambda *a: built.append(a))
+    with pytest.raises(ModelError, match=r"'embedding.words.weight' is \(\d+, 16\), the vocabularies imply \d+ rows"):
+        Tagger.load(model_dir)
+    assert not built
+    monkeypatch.setattr(bundle, "MAX_PARAMETERS", 100)
+    with pytest.raises(ModelError, match=r"weights.safetensors: declares [\d,]+ numbers, more than a seqlab model holds \(100\)"):
+        bundle.check_sizes(model_dir, load_bundle(model_dir))
+
+
+def test_deeply_nested_json_is_a_model_error(model_dir):
+    (model_dir / VOCAB).write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ModelError, match="vocab.json: invalid JSON"):
+        Tagger.load(model_dir)
+
+
+def test_a_config_that_would_build_a_huge_model_is_refused(model_dir):
+    text = (model_dir / CONFIG).read_text().replace("layers: 1", "layers: 100000")
+    (model_dir / CONFIG).write_text(text)
+    with pytest.raises(ModelError, match=r"'model.encoder.layers': 100000 is out of range \[1, 16\]"):
+        Tagger.load(model_dir)

@@ -295,3 +295,17 @@ def test_predict_reads_a_conll_file_as_conll_and_says_so(trained, tiny_data, cap
     assert detected == explicit and json.loads(detected.splitlines()[0])["tokens"] == tiny_data["test"].read_text().split("\n\n")[0].split()[::2]
     code, as_text, _ = run(capsys, *args, "--input-format", "text")  # asked for: every line is a raw sentence
     assert json.loads(as_text.splitlines()[0])["tokens"] == tiny_data["test"].read_text().splitlines()[0].split()
+
+
+@pytest.mark.parametrize("case", ["nbest", "export-dir", "plot-not-utf8"])
+def test_crafted_arguments_and_files_are_one_line_errors(trained, tmp_path, capsys, case):
+    if case == "nbest":
+        code, _, err = run(capsys, "predict", "--model", str(trained), "--text", "apple", "--nbest", "100000000")
+        assert_one_line_error(code, err, "--nbest: expected a number from 0 to 100")
+    elif case == "export-dir":
+        code, _, err = run(capsys, "export", "--model", str(trained), "--out", str(tmp_path))
+        assert_one_line_error(code, err, "is a directory; --out names the file to write")
+    else:
+        (trained / "metrics.jsonl").write_bytes(b'{"epoch": 1, "loss": \xff}\n')
+        code, _, err = run(capsys, "plot", "--model", str(trained))
+        assert_one_line_error(code, err, "metrics.jsonl: cannot be read")

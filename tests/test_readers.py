@@ -163,3 +163,21 @@ def test_sniffing_finds_the_plain_cases_and_leaves_raw_text_alone(tmp_path, name
     path.write_text(text, encoding="utf-8")
     found = sniff_format(path)
     assert (found[0] if found else None) == expected
+
+
+def test_devices_and_pipes_are_refused_instead_of_read_forever(tmp_path):
+    import os
+
+    with pytest.raises(DataError, match="/dev/zero: is not a regular file"):
+        read_corpus("/dev/zero", DataConfig())
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(DataError, match="pipe: is not a regular file"):
+        read_corpus(fifo, DataConfig())
+
+
+def test_a_json_number_python_cannot_convert_is_a_data_error(tmp_path):
+    path = tmp_path / "a.jsonl"
+    path.write_text('{"tokens": ["a"], "tags": ["O"], "n": ' + "9" * 5000 + "}\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"a.jsonl:1: invalid JSON"):
+        read_corpus(path, DataConfig(format="jsonl"))

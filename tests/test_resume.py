@@ -374,3 +374,52 @@ def test_resume_refuses_a_change_to_what_the_run_is(tiny_config, tmp_path):
         "--set model.encoder.hidden: cannot change when resuming (it fixes what the run is); start a new run with --output instead",
         "--set train.batch_size: cannot change when resuming (it fixes what the run is); start a new run with --output instead",
     ]
+
+
+def rewrite_checkpoint_metadata(path: Path, change) -> None:
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    with safe_open(str(path), framework="pt") as handle:
+        meta = json.loads(handle.metadata()["seqlab"])
+        tensors = {name: handle.get_tensor(name) for name in handle.keys()}
+    change(meta)
+    save_file(tensors, str(path), metadata={"seqlab": json.dumps(meta)})
+
+
+CRAFTED = {
+    "progress missing": lambda m: m.pop("progress"),
+    "progress a list": lambda m: m.update(progress=[]),
+    "epoch a string": lambda m: m["progress"].update(epoch="x"),
+    "seen negative": lambda m: m["progress"].update(seen=-1),
+    "stopped a number": lambda m: m["progress"].update(stopped=1),
+    "loss_sum null": lambda m: m["progress"].update(loss_sum=None),
+    "best_dev a string": lambda m: m["progress"].update(best_dev="x"),
+    "order_rng garbage": lambda m: m["progress"].update(order_rng=[1, 2]),
+    "scheduler last_epoch a string": lambda m: m["scheduler"].update(last_epoch="x"),
+    "scheduler takes over the optimizer": lambda m: m["scheduler"].update(optimizer="x"),
+    "optimizer groups garbage": lambda m: m["optimizer"].update(param_groups=[{"lr": "x"}]),
+    "fingerprint a number": lambda m: m.update(fingerprint=5),
+    "scaler a list": lambda m: m.update(scaler=[]),
+}
+
+
+@pytest.mark.parametrize("change", list(CRAFTED.values()), ids=list(CRAFTED))
+def test_crafted_checkpoint_metadata_is_one_model_error_never_a_traceback(damaged, change):
+    rewrite_checkpoint_metadata(damaged / CHECKPOINT, change)
+    with pytest.raises(ModelError, match="checkpoint.safetensors"):
+        resume(damaged, ["train.epochs=2"])
+
+
+def test_a_run_killed_before_its_first_save_can_be_started_again(tiny_config, tmp_path, monkeypatch):
+    import seqlab.loop as loop
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(loop, "train_epoch", killed)
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_config, tmp_path / "m", progress=False)
+    assert (tmp_path / "m" / "config.yaml").exists() and not (tmp_path / "m" / CHECKPOINT).exists()
+    monkeypatch.undo()
+    assert train(tiny_config, tmp_path / "m", progress=False).best_epoch >= 1  # no --overwrite needed: it held no model

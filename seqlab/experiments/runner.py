@@ -14,11 +14,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from seqlab.bundle import HISTORY
+from seqlab.bundle import read_history
 from seqlab.apple import write_apple_data
 from seqlab.config import Config, load_config
 from seqlab.readers import Sentence
-from seqlab.errors import ConfigError
+from seqlab.errors import ConfigError, ModelError
 from seqlab.experiments.settings import ExperimentConfig, Variant
 from seqlab.experiments.tasks import long_range_sentences, write_long_range
 from seqlab.tagger import Tagger
@@ -96,8 +96,10 @@ class Runner:
         except TrainingError as err:
             error = str(err)
         seconds = time.perf_counter() - start
-        history_path = directory / HISTORY
-        history = tuple(json.loads(line) for line in history_path.read_text().splitlines()) if history_path.exists() else ()
+        try:
+            history = tuple(read_history(directory))
+        except ModelError:  # a run that stopped before its first epoch ended
+            history = ()
         run = Run(label, directory, config, result, history, error, seconds)
         self._runs[key] = run
         if self.echo:

@@ -51,6 +51,8 @@ def export(tagger: Tagger, fmt: str, out: str | Path) -> Path:
     """Write ``tagger`` in format ``fmt`` to ``out``."""
     write = WRITERS[_format(fmt)]
     out = Path(out)
+    if out.is_dir():
+        raise ModelError(f"{out}: is a directory; --out names the file to write")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         write(tagger, out)
