@@ -26,10 +26,24 @@ from seqlab.train import train  # noqa: E402
 NOTES = ["I like eating apple!", "The Apple is a great company!"]
 
 
+HEADER = f"{'config':<10} {'apple acc':>13} {'cue before':>13} {'cue after':>13} {'span F1':>13} {'train s':>8}  notes' sentences"
+
+
 def cell(values: list[float]) -> str:
     if len(values) == 1:
         return f"{100 * values[0]:.1f}"
     return f"{100 * statistics.mean(values):.1f} ± {100 * statistics.stdev(values):.1f}"
+
+
+def format_table(rows: list[tuple[str, list[dict], list[list], list[float]]], seeds: int) -> list[str]:
+    """The table's lines: one row per config (name, per-seed results, the notes' tags, seconds)."""
+    lines = [HEADER]
+    for name, results, notes, seconds in rows:
+        cols = [cell([r[k] for r in results]) for k in ("all", "before", "after", "f1")]
+        lines.append(f"{name:<10} {cols[0]:>13} {cols[1]:>13} {cols[2]:>13} {cols[3]:>13} {statistics.mean(seconds):>8.1f}  {notes[0][0]} / {notes[0][1]}")
+    tokens = rows[0][1][0]["apple_tokens"]
+    lines.append(f"(accuracy in % on the {tokens} apple tokens of data/apple/test.conll; seeds: {seeds}; notes' sentences: seed 1)")
+    return lines
 
 
 def main() -> None:
@@ -54,11 +68,7 @@ def main() -> None:
         rows.append((name, results, notes, seconds))
         print(f"trained {name}: {[round(r['all'], 4) for r in results]}", file=sys.stderr)
 
-    print(f"{'config':<10} {'apple acc':>13} {'cue before':>13} {'cue after':>13} {'span F1':>13} {'train s':>8}  notes' sentences")
-    for name, results, notes, seconds in rows:
-        cols = [cell([r[k] for r in results]) for k in ("all", "before", "after", "f1")]
-        print(f"{name:<10} {cols[0]:>13} {cols[1]:>13} {cols[2]:>13} {cols[3]:>13} {statistics.mean(seconds):>8.1f}  {notes[0][0]} / {notes[0][1]}")
-    print(f"(accuracy in % on the {results[0]['apple_tokens']} apple tokens of data/apple/test.conll; seeds: {args.seeds})")
+    print("\n".join(format_table(rows, args.seeds)))
 
 
 if __name__ == "__main__":

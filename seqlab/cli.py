@@ -43,6 +43,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     evaluate.add_argument("--data", required=True, help="labelled file in the model's data format")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     evaluate.add_argument("--impl", choices=("fused", "scratch"), help="run the recurrent encoder with this implementation (same weights)")
+    evaluate.add_argument("--threads", type=int, metavar="N", help="CPU threads for torch (default: torch's)")
 
     predict = sub.add_parser("predict", help="tag raw text or a file", description=(
         "Tag raw text or a file. Input is streamed in chunks and the output keeps the input order: conll prints token<TAB>tag "
@@ -63,6 +64,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
                          help="sentences per decode batch; auto (default): sizes 8-512 timed on parts of the input's first 2,048 sentences "
                               "and the fastest kept (inputs under 1,024 sentences: the model's train.eval_batch_size)")
     predict.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (a model trained anywhere runs anywhere)")
+    predict.add_argument("--threads", type=int, metavar="N", help="CPU threads for torch (default: torch's)")
 
     inspect = sub.add_parser("inspect", help="print the encoder's gate values and state norms token by token", description=(
         "Per token: the tag, each gate's mean over units (LSTM forget/input/output, GRU update/reset) and the state norms in each "
@@ -165,10 +167,24 @@ def _format_report(rep) -> str:
     return "\n".join(lines)
 
 
+def _threads(args: argparse.Namespace) -> None:
+    """Apply ``--threads`` (validated) before any work."""
+    if args.threads is None:
+        return
+    from seqlab.errors import ConfigError
+
+    if not 1 <= args.threads <= 1024:
+        raise ConfigError([f"--threads: expected a number from 1 to 1024, got {args.threads}"])
+    import torch
+
+    torch.set_num_threads(args.threads)
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     from seqlab.evaluate import evaluate_file
     from seqlab.tagger import Tagger
 
+    _threads(args)
     rep = evaluate_file(Tagger.load(args.model, impl=args.impl), args.data)
     print(json.dumps(rep.to_json()) if args.json else _format_report(rep))
     return 0
@@ -188,6 +204,7 @@ def _predict(args: argparse.Namespace) -> int:
         sentences = iter([tokens])
     if not 0 <= args.nbest <= MAX_NBEST:
         raise DataError(None, None, f"--nbest: expected a number from 0 to {MAX_NBEST}, got {args.nbest}")
+    _threads(args)
     batch_size: int | str = args.batch_size
     if batch_size != "auto":
         if not str(batch_size).isdigit() or int(batch_size) < 1:

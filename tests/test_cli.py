@@ -309,3 +309,16 @@ def test_crafted_arguments_and_files_are_one_line_errors(trained, tmp_path, caps
         (trained / "metrics.jsonl").write_bytes(b'{"epoch": 1, "loss": \xff}\n')
         code, _, err = run(capsys, "plot", "--model", str(trained))
         assert_one_line_error(code, err, "metrics.jsonl: cannot be read")
+
+
+def test_predict_and_evaluate_take_a_thread_count(trained, tiny_data, capsys):
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        code, out, _ = run(capsys, "predict", "--model", str(trained), "--text", "I eat the apple", "--threads", "1")
+        assert code == 0 and torch.get_num_threads() == 1 and out
+        code, _, err = run(capsys, "evaluate", "--model", str(trained), "--data", str(tiny_data["test"]), "--threads", "0")
+        assert_one_line_error(code, err, "--threads: expected a number from 1 to 1024, got 0")
+    finally:
+        torch.set_num_threads(before)

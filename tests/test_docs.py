@@ -30,3 +30,29 @@ def test_readme_is_short_and_its_links_resolve():
     assert links and all((ROOT / link).exists() for link in links if not link.startswith("http")), links
     for name in ("scripts/demo.sh", "scripts/test.sh"):
         assert f"bash {name}" in README and (ROOT / name).is_file()
+
+
+def apple_table_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("apple_table", ROOT / "scripts" / "apple_table.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_readmes_apple_table_has_the_form_scripts_apple_table_prints():
+    """The full run takes minutes (python scripts/apple_table.py --seeds 3); here its printer and the
+    README's copy must agree line for line in form: the header, one row per config in order, the footer."""
+    table = apple_table_module()
+    block = README.split("$ python scripts/apple_table.py --seeds 3\n", 1)[1].split("```", 1)[0].rstrip("\n").splitlines()
+    cell = r"\d+\.\d(?: ± \d+\.\d)?"
+    row = re.compile(rf"^(\S+) +({cell}) +({cell}) +({cell}) +({cell}) +(\d+\.\d)  (B-\w+|O) / (B-\w+|O)$")
+    footer = re.compile(r"^\(accuracy in % on the \d+ apple tokens of data/apple/test.conll; seeds: \d+; notes' sentences: seed 1\)$")
+    assert block[0] == table.HEADER
+    assert [row.match(line).group(1) for line in block[1:-1]] == ["none", "rnn", "lstm", "gru", "lstm_uni"]
+    assert footer.match(block[-1]), block[-1]
+    fake = [(name, [{"all": 0.5, "before": 0.25, "after": 1.0, "f1": 0.75, "apple_tokens": 689}] * 3, [["B-FRUIT", "B-ORG"]] * 3, [1.0, 2.0, 3.0])
+            for name in ("none", "rnn")]
+    printed = table.format_table(fake, 3)
+    assert printed[0] == table.HEADER and all(row.match(line) for line in printed[1:-1]) and footer.match(printed[-1])
