@@ -16,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from seqlab.cli import build_parser  # noqa: E402
+from seqlab.cli_parser import build_parser  # noqa: E402
 from seqlab.config import key_specs  # noqa: E402
 
 CONFIG_HEAD = """# Config reference
@@ -35,7 +35,7 @@ valid name; `seqlab train --set KEY=VALUE` overrides any key (the value is read 
 
 CLI_HEAD = """# Command-line reference
 
-Generated from `seqlab/cli.py` by `python scripts/make_docs.py`; do not edit by hand.
+Generated from `seqlab/cli_parser.py` by `python scripts/make_docs.py`; do not edit by hand.
 
 `seqlab [-q] COMMAND ...` (`-q`: only warnings and errors on stderr). User mistakes (bad config, bad
 data, missing model) print one line `seqlab COMMAND: error: ...` on stderr and exit with status 1;

@@ -1,4 +1,4 @@
-"""Command line: ``seqlab train | evaluate | predict | inspect | experiment | sweep | plot | export``. The only module that prints errors and exits.
+"""Command line: ``seqlab train | evaluate | predict | inspect | experiment | sweep | plot | export | serve``. The only module that prints errors and exits.
 
 Each command imports what it needs when it runs, so ``seqlab --help``, ``--version`` and argument
 errors answer without importing torch."""
@@ -11,104 +11,10 @@ import sys
 import time
 from collections.abc import Sequence
 
-from seqlab import __version__
+from seqlab.cli_parser import build_parser
 from seqlab.errors import SeqlabError
 
 log = logging.getLogger("seqlab")
-
-
-def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
-    """The ``seqlab`` parser and each command's own parser, by name (docs/cli.md is generated from them)."""
-    parser = argparse.ArgumentParser(prog="seqlab", description="Sequence labelling with RNN/LSTM/GRU encoders and softmax/CRF heads.")
-    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors on stderr")
-    parser.add_argument("--version", action="version", version=f"seqlab {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    train = sub.add_parser("train", help="train a model from a YAML config", description=(
-        "Train a model as the config says and write its directory (config, vocabularies, best weights, per-epoch metrics, a "
-        "resumable checkpoint). An existing model is kept unless --overwrite. --resume continues an interrupted run exactly, "
-        "with its own config (--set may change e.g. train.epochs); the training file must be the one the run started with."))
-    start = train.add_mutually_exclusive_group(required=True)
-    start.add_argument("--config", help="YAML config file")
-    start.add_argument("--resume", metavar="DIR", help="continue the run whose checkpoint is in DIR (its own config; --set may change e.g. train.epochs)")
-    train.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a config key, e.g. model.encoder.cell=gru (repeatable)")
-    train.add_argument("--output", help="model directory (overrides output_dir)")
-    train.add_argument("--overwrite", action="store_true", help="replace a model already in the output directory")
-    train.add_argument("--dry-run", action="store_true", help="print the resolved config and parameter count, then exit")
-
-    evaluate = sub.add_parser("evaluate", help="score a model on a labelled file", description=(
-        "Score a model on a labelled file in its data format: span precision/recall/F1 (conlleval's rules) overall and per type, "
-        "token accuracy, accuracy on ambiguous and on out-of-vocabulary words, and the calibration of span confidences."))
-    evaluate.add_argument("--model", required=True, help="model directory")
-    evaluate.add_argument("--data", required=True, help="labelled file in the model's data format")
-    evaluate.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
-    evaluate.add_argument("--impl", choices=("fused", "scratch"), help="run the recurrent encoder with this implementation (same weights)")
-    evaluate.add_argument("--threads", type=int, metavar="N", help="CPU threads for torch (default: torch's)")
-
-    predict = sub.add_parser("predict", help="tag raw text or a file", description=(
-        "Tag raw text or a file. Input is streamed in chunks and the output keeps the input order: conll prints token<TAB>tag "
-        "lines and a blank line per sentence, jsonl one object per sentence, text the sentence with entities as [TYPE words]. "
-        "Sentences/s on stderr at the end."))
-    predict.add_argument("--model", required=True, help="model directory")
-    source = predict.add_mutually_exclusive_group(required=True)
-    source.add_argument("--text", help="one raw sentence")
-    source.add_argument("--input", help="a file, or - for stdin")
-    predict.add_argument("--input-format", choices=("text", "conll", "conllu", "jsonl"),
-                         help="text: one raw sentence per line; the others are read with the model's data settings. Default: text, "
-                              "unless the file is plainly CoNLL, CoNLL-U or JSONL (said on stderr)")
-    predict.add_argument("--format", choices=("conll", "jsonl", "text"), default="conll", help="output format")
-    predict.add_argument("--probs", action="store_true", help="add each token's tag probability and each entity's confidence")
-    predict.add_argument("--nbest", type=int, default=0, metavar="K", help="also give the K best tag sequences with their probabilities")
-    predict.add_argument("--impl", choices=("fused", "scratch"), help="run the recurrent encoder with this implementation (same weights)")
-    predict.add_argument("--batch-size", default="auto", metavar="N|auto",
-                         help="sentences per decode batch; auto (default): sizes 8-512 timed on parts of the input's first 2,048 sentences "
-                              "and the fastest kept (inputs under 1,024 sentences: the model's train.eval_batch_size)")
-    predict.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (a model trained anywhere runs anywhere)")
-    predict.add_argument("--threads", type=int, metavar="N", help="CPU threads for torch (default: torch's)")
-
-    inspect = sub.add_parser("inspect", help="print the encoder's gate values and state norms token by token", description=(
-        "Per token: the tag, each gate's mean over units (LSTM forget/input/output, GRU update/reset) and the state norms in each "
-        "direction, for a model trained with either impl."))
-    inspect.add_argument("--model", required=True, help="model directory (trained with either impl)")
-    inspect.add_argument("--text", required=True, action="append", help="one raw sentence (repeatable)")
-    inspect.add_argument("--layer", type=int, default=-1, help="encoder layer, 0-based; -1 is the last (default)")
-    inspect.add_argument("--plot", metavar="FILE.png", help="also write a heatmap of each gate per unit and token (needs matplotlib)")
-
-    experiment = sub.add_parser("experiment", help="check the notes' claims about RNN/LSTM/GRU on real runs", description=(
-        "Run the notes' experiments (docs/experiments.md): each trains what its claim needs, writes OUT/NAME/results.json and "
-        "figures, and prints one verdict per claim, decided by a stated rule on the measured means."))
-    experiment.add_argument("names", nargs="+", metavar="NAME", help="all, or any of: context future long-range vanishing exploding gates lstm-vs-gru init-and-relu")
-    experiment.add_argument("--quick", action="store_true", help="few seeds, short runs: checks the pipeline in minutes, not the claims")
-    experiment.add_argument("--out", default="runs/experiments", help="results.json and figures go to OUT/NAME/ (default runs/experiments)")
-    experiment.add_argument("--seeds", type=int, help="seeds per variant (overrides the YAML)")
-    experiment.add_argument("--configs", help="directory of the experiments' YAML files (default: the ones installed with seqlab)")
-
-    sweep = sub.add_parser("sweep", help="train every combination of config values for several seeds and tabulate", description=(
-        "Train every combination of the grid for each seed; print dev/test F1 mean ± std, parameters and training sentences/s "
-        "per combination, and write OUT/sweep.json and OUT/sweep.csv."))
-    sweep.add_argument("--config", required=True, help="YAML config every run starts from")
-    sweep.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2", help="values to sweep for one key (repeatable: the grid is their product)")
-    sweep.add_argument("--seeds", type=int, default=1, help="seeds per combination (1..N)")
-    sweep.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a key for every run")
-    sweep.add_argument("--out", default="runs/sweep", help="model directories, sweep.json and sweep.csv (default runs/sweep)")
-
-    export = sub.add_parser("export", help="write the model as one TorchScript or torch.export program (ids in, tag ids out) or an ONNX file", description=(
-        "torchscript: one program from word/char/casing ids and lengths to tag ids, Viterbi included. torch-export: the same as a "
-        "torch.export program (.pt2, torch.export.load(F).module()), every loop over time a torch.scan, so it takes any batch, "
-        "length and word width. onnx: the tag scores and the start/transition/end scores, decoded after onnxruntime by "
-        "seqlab.export.onnx.OnnxTagger (pip install -e '.[export]')."))
-    export.add_argument("--model", required=True, help="model directory")
-    export.add_argument("--format", choices=("torchscript", "onnx", "torch-export"), default="torchscript",
-                        help="torchscript / torch-export (.pt2): decode included; onnx: scores + transition scores, decoded by seqlab.export.onnx.OnnxTagger")
-    export.add_argument("--out", required=True, help="file to write")
-    export.add_argument("--check", action="store_true", help="run the export and the eager model on the dev data (or --data) and fail unless every tag is identical")
-    export.add_argument("--data", help="labelled or unlabelled file for --check (default: the model's data.dev)")
-
-    plot = sub.add_parser("plot", help="draw a trained model's loss and dev-F1 curves from its metrics.jsonl", description=(
-        "Draw the training-loss and dev-F1 curves of a model from its metrics.jsonl (needs matplotlib)."))
-    plot.add_argument("--model", required=True, help="model directory")
-    plot.add_argument("--out", help="PNG file (default MODEL/curves.png)")
-    return parser, dict(sub.choices)
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -194,14 +100,14 @@ def _predict(args: argparse.Namespace) -> int:
     from seqlab.device import resolve_device
     from seqlab.errors import DataError
     from seqlab.predict import format_sentence, read_sentences, tag_stream
+    from seqlab.readers import Sentence
     from seqlab.tagger import MAX_NBEST, Tagger
-    from seqlab.tokenizer import tokenize
+    from seqlab.tokenizer import sentences_of, tokenize
 
     if args.text is not None:
-        tokens = tuple(tokenize(args.text))
-        if not tokens:
+        if not tokenize(args.text):
             raise DataError(None, None, "--text is empty: give a sentence to tag")
-        sentences = iter([tokens])
+        sentences = iter([Sentence(tokens, None, 0, source) for tokens, source in sentences_of(args.text, args.split_sentences)])
     if not 0 <= args.nbest <= MAX_NBEST:
         raise DataError(None, None, f"--nbest: expected a number from 0 to {MAX_NBEST}, got {args.nbest}")
     _threads(args)
@@ -212,7 +118,7 @@ def _predict(args: argparse.Namespace) -> int:
         batch_size = int(batch_size)
     tagger = Tagger.load(args.model, device=resolve_device(args.device, "--device"), impl=args.impl)
     if args.text is None:
-        sentences = read_sentences(args.input, _input_format(args), tagger.bundle.config.data)
+        sentences = read_sentences(args.input, _input_format(args), tagger.bundle.config.data, args.split_sentences)
     start, count = time.perf_counter(), 0
     out = sys.stdout
     for tagged in tag_stream(tagger, sentences, with_probs=args.probs, nbest=args.nbest, batch_size=batch_size):
@@ -315,6 +221,28 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve(args: argparse.Namespace) -> int:
+    from seqlab.device import resolve_device
+    from seqlab.errors import ConfigError, ModelError
+
+    for name in ("port", "max_batch", "max_request_bytes", "max_sentences", "max_tokens"):
+        value = getattr(args, name)
+        if value < (0 if name == "port" else 1) or (name == "port" and value > 65535):
+            raise ConfigError([f"--{name.replace('_', '-')}: {value} is out of range"])
+    if args.max_wait_ms < 0:
+        raise ConfigError([f"--max-wait-ms: expected a number >= 0, got {args.max_wait_ms}"])
+    try:
+        from seqlab.serve.app import serve
+        from seqlab.serve.requests import Limits
+    except ImportError as err:
+        raise ModelError(f"seqlab serve needs starlette and uvicorn: pip install -e '.[serve]' ({err.name} is missing)") from None
+    _threads(args)
+    limits = Limits(args.max_request_bytes, args.max_sentences, args.max_tokens)
+    device = str(resolve_device(args.device, "--device"))
+    serve(args.model, args.host, args.port, limits, args.max_batch, args.max_wait_ms / 1000, device, quiet=args.quiet)
+    return 0
+
+
 def _plot(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -331,7 +259,7 @@ def _plot(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser()[0].parse_args(argv)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s", stream=sys.stderr)
-    handlers = {"train": _train, "evaluate": _evaluate, "predict": _predict, "inspect": _inspect, "experiment": _experiment, "sweep": _sweep, "plot": _plot, "export": _export}
+    handlers = {"train": _train, "evaluate": _evaluate, "predict": _predict, "inspect": _inspect, "experiment": _experiment, "sweep": _sweep, "plot": _plot, "export": _export, "serve": _serve}
     try:
         return handlers[args.command](args)
     except SeqlabError as err:

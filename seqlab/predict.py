@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import islice
 
 from seqlab.config import DataConfig
-from seqlab.readers import iter_sentences
+from seqlab.readers import Sentence, iter_sentences
 from seqlab.schemes import spans
 from seqlab.tagger import Analysis, Tagger
 
@@ -28,14 +28,15 @@ TUNE_MIN = 1024
 ``train.eval_batch_size`` is used."""
 
 
-def read_sentences(source: str, input_format: str, data: DataConfig) -> Iterator[tuple[str, ...]]:
-    """Token tuples, streamed from a file (or ``-`` for stdin) in ``input_format`` (``text``: one raw
-    sentence per line; ``conll``/``conllu``/``jsonl`` read with the model's data settings, tags ignored)."""
-    return (s.tokens for s in iter_sentences(source, data, require_tags=False, fmt=input_format))
+def read_sentences(source: str, input_format: str, data: DataConfig, split: bool = False) -> Iterator[Sentence]:
+    """Sentences streamed from a file (or ``-`` for stdin) in ``input_format`` (``text``: one raw sentence
+    per line, or with ``split`` the sentences of each line, tokens with their offsets; ``conll``/``conllu``/
+    ``jsonl`` read with the model's data settings, tags ignored)."""
+    return iter_sentences(source, data, require_tags=False, fmt=input_format, split=split)
 
 
 def tune_batch_size(
-    decode: Callable[[list[tuple[str, ...]], int], list], block: list[tuple[str, ...]], candidates: tuple[int, ...] = CANDIDATES
+    decode: Callable[[list[Sentence], int], list], block: list[Sentence], candidates: tuple[int, ...] = CANDIDATES
 ) -> tuple[list, int, dict[int, float]]:
     """Decode ``block`` in ``len(candidates)`` consecutive parts, part k at batch size ``candidates[k]``,
     timing each: ``(every sentence's result in order, the fastest size, tokens/s by size)``. Nothing is
@@ -51,12 +52,12 @@ def tune_batch_size(
             break
         began = time.perf_counter()
         results.extend(decode(part, size))
-        rates[size] = sum(len(tokens) for tokens in part) / max(time.perf_counter() - began, 1e-9)
+        rates[size] = sum(len(s.tokens) for s in part) / max(time.perf_counter() - began, 1e-9)
     return results, max(rates, key=rates.__getitem__), rates
 
 
 def tag_stream(
-    tagger: Tagger, sentences: Iterable[tuple[str, ...]], with_probs: bool = False, nbest: int = 0, chunk: int = 2048,
+    tagger: Tagger, sentences: Iterable[Sentence | Sequence[str]], with_probs: bool = False, nbest: int = 0, chunk: int = 2048,
     batch_size: int | str | None = None,
 ) -> Iterator[Analysis]:
     """Tag sentences ``chunk`` at a time (each chunk is length-sorted into batches of ``batch_size``,
@@ -66,10 +67,10 @@ def tag_stream(
     Without ``with_probs`` or ``nbest`` only Viterbi runs; the analyses then carry no probabilities.
     """
 
-    def decode(block: list[tuple[str, ...]], size: int | None) -> list[Analysis]:
-        return tagger.analyse(block, nbest=nbest, batch_size=size, probs=with_probs or bool(nbest))
+    def decode(block: list[Sentence], size: int | None) -> list[Analysis]:
+        return tagger.tag(block, nbest=nbest, batch_size=size, probs=with_probs or bool(nbest))
 
-    iterator = iter(sentences)
+    iterator = (s if isinstance(s, Sentence) else Sentence(tuple(s), None) for s in sentences)
     while True:
         block = list(islice(iterator, chunk))
         if not block:
@@ -93,12 +94,50 @@ def _span_of_token(analysis: Analysis) -> list[float | None]:
     return owner
 
 
-def _bracketed(tokens: tuple[str, ...], tags: tuple[str, ...], confidences: dict[tuple[int, int], float] | None = None) -> str:
-    words = list(tokens)
-    for span in reversed(spans(tags)):
+def marked(analysis: Analysis, tags: Sequence[str], confidences: dict[tuple[int, int], float] | None = None) -> str:
+    """The sentence with each span of ``tags`` bracketed as ``[TYPE text]`` (with its confidence when
+    given): inside the original text, whitespace and all, for raw text; else the tokens joined by spaces."""
+    found = spans(tags)
+    source = analysis.source
+    if source is None:
+        words = list(analysis.tokens)
+        for span in reversed(found):
+            extra = f" {confidences[(span.start, span.end)]:.3f}" if confidences and (span.start, span.end) in confidences else ""
+            words[span.start : span.end] = [f"[{span.type} " + " ".join(words[span.start : span.end]) + extra + "]"]
+        return " ".join(words)
+    begin, finish = source.region
+    parts, at = [], begin
+    for span in found:
+        start, end = source.offsets[span.start][0], source.offsets[span.end - 1][1]
         extra = f" {confidences[(span.start, span.end)]:.3f}" if confidences and (span.start, span.end) in confidences else ""
-        words[span.start : span.end] = [f"[{span.type} " + " ".join(words[span.start : span.end]) + extra + "]"]
-    return " ".join(words)
+        parts += [source.text[at:start], f"[{span.type} {source.text[start:end]}{extra}]"]
+        at = end
+    parts.append(source.text[at:finish])
+    return "".join(parts)
+
+
+def record(analysis: Analysis) -> dict:
+    """One sentence as a JSON object: ``tokens``, ``tags``, ``spans`` (``start``, ``end``, ``type``, ``text``,
+    and for raw text ``start_char``/``end_char`` into the original; ``confidence`` when known), for raw text
+    ``offsets`` (each token's ``[start, end]``), and ``probs`` and ``nbest`` when asked for. The service
+    answers with the same objects."""
+    out: dict = {"tokens": list(analysis.tokens), "tags": list(analysis.tags)}
+    if analysis.source is not None:
+        out["offsets"] = [list(pair) for pair in analysis.source.offsets]
+    if analysis.token_probs:
+        out["probs"] = [round(p, 6) for p in analysis.token_probs]
+    entities = []
+    for span in analysis.spans:
+        entity: dict = {"start": span.start, "end": span.end, "type": span.type, "text": span.text}
+        if span.start_char is not None:
+            entity.update(start_char=span.start_char, end_char=span.end_char)
+        if span.confidence is not None:
+            entity["confidence"] = round(span.confidence, 6)
+        entities.append(entity)
+    out["spans"] = entities
+    if analysis.nbest:
+        out["nbest"] = [{"tags": list(tags), "prob": round(p, 6)} for tags, p in analysis.nbest]
+    return out
 
 
 def format_sentence(analysis: Analysis, fmt: str) -> str:
@@ -106,9 +145,9 @@ def format_sentence(analysis: Analysis, fmt: str) -> str:
 
     ``conll``: ``token<TAB>tag`` lines (then, when present, the tag probability, the confidence of the
     entity holding the token or ``-``, and the tags of the 2nd…k-th best sequences) and a blank line;
-    ``jsonl``: ``{"tokens", "tags"}`` plus ``probs``, ``spans`` and ``nbest`` when present;
-    ``text``: the tokens with each entity bracketed as ``[TYPE tokens]`` (with its confidence when
-    known), then one line ``#r p=…: …`` per alternative sequence.
+    ``jsonl``: ``record``'s object on one line; ``text``: the sentence with each entity bracketed as
+    ``[TYPE text]`` (``marked``; with its confidence when known), then one line ``#r p=…: …`` per
+    alternative sequence.
     """
     if fmt == "conll":
         owners = _span_of_token(analysis)
@@ -121,18 +160,9 @@ def format_sentence(analysis: Analysis, fmt: str) -> str:
             lines.append("\t".join(cols) + "\n")
         return "".join(lines) + "\n"
     if fmt == "jsonl":
-        record: dict = {"tokens": list(analysis.tokens), "tags": list(analysis.tags)}
-        if analysis.token_probs:
-            record["probs"] = [round(p, 6) for p in analysis.token_probs]
-            record["spans"] = [
-                {"start": s.start, "end": s.end, "type": s.type, "text": " ".join(analysis.tokens[s.start : s.end]), "confidence": round(s.confidence, 6)}
-                for s in analysis.spans
-            ]
-        if analysis.nbest:
-            record["nbest"] = [{"tags": list(tags), "prob": round(p, 6)} for tags, p in analysis.nbest]
-        return json.dumps(record, ensure_ascii=False) + "\n"
-    confidences = {(s.start, s.end): s.confidence for s in analysis.spans} if analysis.token_probs else None
-    lines = [_bracketed(analysis.tokens, analysis.tags, confidences)]
+        return json.dumps(record(analysis), ensure_ascii=False) + "\n"
+    confidences = {(s.start, s.end): s.confidence for s in analysis.spans if s.confidence is not None} or None
+    lines = [marked(analysis, analysis.tags, confidences)]
     for rank, (tags, prob) in enumerate(analysis.nbest, start=1):
-        lines.append(f"#{rank} p={prob:.4f}: {_bracketed(analysis.tokens, tags)}")
+        lines.append(f"#{rank} p={prob:.4f}: {marked(analysis, tags)}")
     return "\n".join(lines) + "\n"

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from seqlab.config import DataConfig
 from seqlab.errors import DataError
-from seqlab.tokenizer import tokenize
+from seqlab.tokenizer import Source, sentences_of
 
 FORMATS = ("conll", "jsonl", "conllu", "text")
 STDIN = "-"
@@ -43,6 +43,8 @@ class Sentence:
     """One tag per token, or None for unlabelled input."""
     line: int = 0
     """1-based line of the first token in its file (0 when not read from a file)."""
+    source: Source | None = None
+    """For raw text: the text and each token's character offsets in it."""
 
 
 Lines = Iterator[tuple[int, str]]
@@ -223,12 +225,14 @@ def conllu_sentences(lines: Lines, name: str | Path, tag_field: str = "upos", re
         yield Sentence(tuple(tokens), tuple(tags) if require_tags else None, start)
 
 
-def text_sentences(lines: Lines, name: str | Path) -> Iterator[Sentence]:
-    """One raw sentence per line, tokenised (a blank line is a sentence with no tokens)."""
+def text_sentences(lines: Lines, name: str | Path, split: bool = False) -> Iterator[Sentence]:
+    """One raw sentence per line, tokenised, with each token's offsets in the line (a blank line is a
+    sentence with no tokens); with ``split`` each line may hold several sentences (``split_sentences``)."""
     for number, text in lines:
         if "\x00" in text:
             raise DataError(name, number, "contains a NUL byte; expected text")
-        yield Sentence(tuple(tokenize(text)), None, number)
+        for tokens, source in sentences_of(text, split):
+            yield Sentence(tokens, None, number, source)
 
 
 SUFFIXES = {".conll": "conll", ".conllu": "conllu", ".jsonl": "jsonl"}
@@ -264,9 +268,12 @@ def sniff_format(path: str | Path, sample: int = 200) -> tuple[str, str] | None:
     return None
 
 
-def iter_sentences(source: str | Path, data: DataConfig, require_tags: bool = True, fmt: str | None = None) -> Iterator[Sentence]:
+def iter_sentences(
+    source: str | Path, data: DataConfig, require_tags: bool = True, fmt: str | None = None, split: bool = False
+) -> Iterator[Sentence]:
     """Sentences of ``source`` (a file, or ``-`` for standard input) in format ``fmt`` (default
-    ``data.format``), read with ``data``'s column, separator and CoNLL-U settings."""
+    ``data.format``), read with ``data``'s column, separator and CoNLL-U settings (``split``: raw text
+    lines split into sentences)."""
     fmt = fmt or data.format
     if fmt not in FORMATS:
         raise DataError(source, None, f"unknown format '{fmt}'; expected one of {', '.join(FORMATS)}")
@@ -277,7 +284,7 @@ def iter_sentences(source: str | Path, data: DataConfig, require_tags: bool = Tr
     if fmt == "conllu":
         return conllu_sentences(lines, name, data.conllu_tag, require_tags)
     if fmt == "text":
-        return text_sentences(lines, name)
+        return text_sentences(lines, name, split)
     return conll_sentences(lines, name, data.token_column, data.tag_column, data.separator, require_tags)
 
 

@@ -25,7 +25,7 @@ from seqlab.errors import ConfigError, ModelError
 from seqlab.model import TaggerModel, build_model, rebuild
 from seqlab.readers import Sentence
 from seqlab.schemes import SCHEMES, convert, spans, tag_set
-from seqlab.tokenizer import tokenize
+from seqlab.tokenizer import Source, sentences_of
 
 
 MAX_NBEST = 100
@@ -39,27 +39,36 @@ class TaggedSentence:
 
 
 @dataclass(frozen=True)
-class SpanConfidence:
+class EntitySpan:
+    """A predicted span: tokens ``start`` to ``end`` (one past the last) of type ``type``."""
+
     start: int
     end: int
-    """One past the last token."""
     type: str
-    confidence: float
-    """Probability under the model that the sentence contains exactly this span (same start, end, type)."""
+    text: str
+    """The span's text: the original's slice for raw text, else its tokens joined by spaces."""
+    confidence: float | None = None
+    """Probability under the model that the sentence contains exactly this span (same start, end, type);
+    None unless asked for."""
+    start_char: int | None = None
+    """For raw text: where the span starts in the original text (``text == original[start_char:end_char]``)."""
+    end_char: int | None = None
 
 
 @dataclass(frozen=True)
 class Analysis:
-    """A tagged sentence with its confidences."""
+    """A tagged sentence with its spans and, when asked for, its confidences."""
 
     tokens: tuple[str, ...]
     tags: tuple[str, ...]
     token_probs: tuple[float, ...]
     """Marginal probability of each predicted tag (in the model's scheme); empty unless asked for."""
-    spans: tuple[SpanConfidence, ...]
-    """Each predicted span with its confidence; empty unless asked for."""
+    spans: tuple[EntitySpan, ...]
+    """Each predicted span (with its confidence when asked for)."""
     nbest: tuple[tuple[tuple[str, ...], float], ...]
     """The k best tag sequences with their probabilities, best first (empty unless asked for)."""
+    source: Source | None = None
+    """For raw text: the original text and each token's character offsets in it."""
 
 
 @dataclass(frozen=True)
@@ -70,8 +79,8 @@ class Inference:
     """The best tag sequence."""
     probs: tuple[float, ...]
     """Marginal probability of each of those tags (empty unless asked for)."""
-    spans: tuple[SpanConfidence, ...]
-    """Each span of the best sequence with its confidence (empty unless asked for)."""
+    confidences: tuple[float, ...]
+    """The confidence of each span of the best sequence, in order (empty unless asked for)."""
     nbest: tuple[tuple[list[int], float], ...]
     """The k best sequences with their probabilities, best first (empty unless asked for)."""
 
@@ -92,6 +101,8 @@ class Tagger:
         self.bundle = bundle
         self.device = device
         self.model_scheme = bundle.config.model.decoder.scheme
+        self.directory: Path | None = None
+        """The model directory it was loaded from (``load``), if any."""
         scheme = bundle.config.data.tag_scheme
         self.output_scheme = scheme if scheme in (*SCHEMES, "none") else self.model_scheme
 
@@ -108,7 +119,9 @@ class Tagger:
         check_sizes(directory, bundle)  # before anything is allocated
         model = build_model(bundle.config.model, bundle.vocabs)
         load_weights(directory, model)
-        return cls(model, bundle, torch.device(device))
+        tagger = cls(model, bundle, torch.device(device))
+        tagger.directory = Path(directory)
+        return tagger
 
     def with_impl(self, impl: str) -> "Tagger":
         """This tagger with its recurrent encoder computed by ``impl`` (the same weights; ``self`` when it
@@ -152,11 +165,19 @@ class Tagger:
 
     def predict(self, texts: Sequence[str], batch_size: int | None = None) -> list[TaggedSentence]:
         """Tokenise each raw text (``apple!`` → ``apple !``) and tag it."""
+        return [TaggedSentence(a.tokens, a.tags) for a in self.analyse_text(texts, probs=False, batch_size=batch_size)]
+
+    def analyse_text(
+        self, texts: Sequence[str], split: bool = False, nbest: int = 0, batch_size: int | None = None, probs: bool = True
+    ) -> list[Analysis]:
+        """``analyse`` for raw texts: each text tokenised (and with ``split`` cut into sentences, several
+        analyses per text, in order), every token and span with its character offsets in its text."""
         if isinstance(texts, str):
-            raise ModelError("predict() takes a list of texts; wrap a single text in a list")
-        tokens = [tuple(tokenize(text)) for text in texts]
-        tags = self.predict_tokens(tokens, batch_size)
-        return [TaggedSentence(t, g) for t, g in zip(tokens, tags)]
+            raise ModelError("expected a list of texts; wrap a single text in a list")
+        if not all(isinstance(text, str) for text in texts):
+            raise ModelError("expected a list of texts (strings)")
+        sentences = [Sentence(tokens, None, 0, source) for text in texts for tokens, source in sentences_of(text, split)]
+        return self.tag(sentences, nbest=nbest, batch_size=batch_size, probs=probs)
 
     def analyse(
         self,
@@ -166,8 +187,21 @@ class Tagger:
         probs: bool = True,
         encoded: Sequence[EncodedSentence] | None = None,
     ) -> list[Analysis]:
-        """Tags and, with ``probs``, token marginals and span confidences; with ``nbest > 0`` the ``nbest``
-        best sequences. ``encoded`` (the sentences' ids, when the caller keeps them) skips encoding.
+        """Tags and spans of pre-tokenised sentences and, with ``probs``, token marginals and span
+        confidences; with ``nbest > 0`` the ``nbest`` best sequences. ``encoded`` (the sentences' ids, when
+        the caller keeps them) skips encoding."""
+        return self.tag([Sentence(tuple(tokens), None) for tokens in sentences], nbest, batch_size, probs, encoded)
+
+    def tag(
+        self,
+        sentences: Sequence[Sentence],
+        nbest: int = 0,
+        batch_size: int | None = None,
+        probs: bool = True,
+        encoded: Sequence[EncodedSentence] | None = None,
+    ) -> list[Analysis]:
+        """``analyse`` for ``Sentence``\\ s: a sentence read from raw text carries its ``source``, and its
+        analysis gives each span's character offsets in it.
 
         A span's confidence is the probability of the paths that contain exactly that span, computed from
         the forward–backward quantities: for BIOES the probability of its tag pattern (``S-X``, or
@@ -175,11 +209,13 @@ class Tagger:
         exact when the decoder is constrained (with invalid paths allowed they can also hold the span).
         """
         if encoded is None:
-            encoded = self.encode_tokens(sentences)
+            encoded = self.encode_tokens([s.tokens for s in sentences])
         out = []
-        for tokens, found in zip(sentences, self.infer(encoded, batch_size, probs, nbest)):
+        for sentence, found in zip(sentences, self.infer(encoded, batch_size, probs, nbest)):
+            model_tags = self.tag_names(found.ids)
             alternatives = tuple((self.to_output(self.tag_names(ids)), p) for ids, p in found.nbest)
-            out.append(Analysis(tuple(tokens), self.to_output(self.tag_names(found.ids)), found.probs, found.spans, alternatives))
+            entity_spans = _entity_spans(sentence, model_tags, found.confidences)
+            out.append(Analysis(sentence.tokens, self.to_output(model_tags), found.probs, entity_spans, alternatives, sentence.source))
         return out
 
     @torch.no_grad()
@@ -198,7 +234,7 @@ class Tagger:
             paths = head.decode(emissions, batch.mask)  # (B, L)
             rows = paths.cpu().tolist()
             marginals: list[list[float]] = [[] for _ in positions]
-            confidences: list[list[SpanConfidence]] = [[] for _ in positions]
+            confidences: list[list[float]] = [[] for _ in positions]
             if probs:
                 marginals = head.marginals(emissions, batch.mask).gather(2, paths.unsqueeze(2)).squeeze(2).tolist()  # (B, L)
                 confidences = self._span_confidences(head, emissions, batch, paths)
@@ -214,7 +250,7 @@ class Tagger:
         self.model.train(was_training)
         return results
 
-    def _span_confidences(self, head: ChainHead, emissions: torch.Tensor, batch: Batch, paths: torch.Tensor) -> list[list[SpanConfidence]]:
+    def _span_confidences(self, head: ChainHead, emissions: torch.Tensor, batch: Batch, paths: torch.Tensor) -> list[list[float]]:
         index = self.bundle.vocabs.tags.index
         found: list[list] = [[] for _ in range(paths.shape[0])]
         rows = []  # (row, start, length, *pattern) for the span, and for its BIO extension by I-X
@@ -242,10 +278,22 @@ class Tagger:
             if rows[k + 1] is not None:
                 p -= next(values)
             span_probs.append(min(max(p, 0.0), 1.0))
-        out, probs = [], iter(span_probs)
-        for row_spans in found:
-            out.append([SpanConfidence(s.start, s.end, s.type, next(probs)) for s in row_spans])
-        return out
+        probs = iter(span_probs)
+        return [[next(probs) for _ in row_spans] for row_spans in found]
+
+
+def _entity_spans(sentence: Sentence, model_tags: Sequence[str], confidences: Sequence[float]) -> tuple[EntitySpan, ...]:
+    """The spans of ``model_tags`` (the same in every scheme), with their confidences when given and, for
+    raw text, their character offsets and original text."""
+    out = []
+    for k, span in enumerate(spans(model_tags)):
+        confidence = confidences[k] if confidences else None
+        if sentence.source is None:
+            out.append(EntitySpan(span.start, span.end, span.type, " ".join(sentence.tokens[span.start : span.end]), confidence))
+            continue
+        start_char, end_char = sentence.source.offsets[span.start][0], sentence.source.offsets[span.end - 1][1]
+        out.append(EntitySpan(span.start, span.end, span.type, sentence.source.text[start_char:end_char], confidence, start_char, end_char))
+    return tuple(out)
 
 
 def _with_impl(bundle: Bundle, impl: str, where: str | Path) -> Config:

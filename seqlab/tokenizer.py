@@ -1,18 +1,27 @@
-"""Raw text → tokens, for ``seqlab predict --text``.
+"""Raw text → tokens with their character offsets, and (optionally) sentences.
 
-Rules, in order of precedence:
+Tokens, by these rules in order of precedence:
 1. English clitics are split off a word: ``Apple's`` → ``Apple 's``; ``don't`` → ``do n't``.
 2. A word is a run of letters, digits, underscores and combining marks, with an inner ``-``, ``'`` or ``/``
    joining two such runs (``state-of-the-art``, ``O'Neil``), or an inner ``.``/``,`` between two digits
    (``3.5``, ``1,000``).
 3. Every other non-space character is a token of its own (``apple!`` → ``apple !``; an emoji is a token).
 
-Whitespace (including zero-width and other Unicode separators) only separates tokens, so the output
-never contains an empty token and joining tokens loses only whitespace.
+Whitespace (including zero-width and other Unicode separators) only separates tokens, so no token is
+empty and each token is exactly ``text[start:end]`` of the text it came from.
+
+Sentences (``split_sentences``), a simple rule-based splitter: a sentence ends after ``.``, ``!``, ``?``
+or ``…`` (and any closing quotes or brackets right after it) when the next token starts with an
+upper-case letter, a digit or an opening quote or bracket, unless the token before a ``.`` is a known
+abbreviation (``Mr``, ``Dr``, ``e.g``, ``Inc`` …) or a single letter (an initial: ``J. Smith``); a blank
+line always ends a sentence. Its limits: lower-case sentence starts, abbreviations it does not know
+(``approx. 5``) and sentence-final abbreviations (``… Corp. The``) are cut wrongly, and it knows no
+language but English's conventions.
 """
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 _MARKS = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f\u0483-\u0489\u0591-\u05bd\u064b-\u065f\u0900-\u0903\u093a-\u094f"
 _WORDCHAR = rf"[^\W][{_MARKS}]*|[{_MARKS}]"
@@ -27,7 +36,86 @@ _TOKEN = re.compile(
     r"|[^\s\u200b\u200c\u200d\u2060\ufeff]"
 )
 
+Offsets = tuple[tuple[int, int], ...]
+"""``(start, end)`` of each token in the text it came from: ``text[start:end]`` is the token."""
+
+_ENDS = {".", "!", "?", "…"}
+_CLOSERS = {'"', "'", "”", "’", ")", "]", "»"}
+_OPENERS = {'"', "'", "“", "‘", "(", "[", "«"}
+ABBREVIATIONS = frozenset(
+    "mr mrs ms dr prof sr jr st mt ft vs etc e.g i.e cf al inc ltd co corp dept univ gen col lt sgt rev jan feb mar apr jun jul aug "
+    "sep sept oct nov dec no vol pp fig eq approx est".split()
+)
+"""Words (lower case, without the final ``.``) after which a ``.`` does not end a sentence."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a sentence's tokens came from in a raw text."""
+
+    text: str
+    """The whole text as given (a line of a file, a document, a request's string)."""
+    offsets: Offsets
+    """Each token's ``(start, end)`` in ``text``."""
+    region: tuple[int, int]
+    """The part of ``text`` the sentence stands for: all of it, or one sentence of it when split."""
+
+
+def sentences_of(text: str, split: bool = False) -> list[tuple[tuple[str, ...], Source]]:
+    """The tokens of ``text`` with their ``Source``: one sentence (the whole text, even without tokens),
+    or with ``split`` one per sentence of ``split_sentences`` (none for a text without tokens)."""
+    spans = token_spans(text)
+    regions = split_sentences(text) if split else [(0, len(text))]
+    out, k = [], 0
+    for begin, finish in regions:  # regions and tokens are both in text order: one pass
+        first = k
+        while k < len(spans) and spans[k][2] <= finish:
+            k += 1
+        inside = spans[first:k]
+        out.append((tuple(t for t, _, _ in inside), Source(text, tuple((start, end) for _, start, end in inside), (begin, finish))))
+    return out
+
+
+def token_spans(text: str) -> list[tuple[str, int, int]]:
+    """``(token, start, end)`` for each token of ``text`` (see the module docstring for the rules)."""
+    return [(match.group(), match.start(), match.end()) for match in _TOKEN.finditer(text)]
+
 
 def tokenize(text: str) -> list[str]:
-    """Split raw text into tokens (see the module docstring for the rules)."""
+    """The tokens of ``text``."""
     return _TOKEN.findall(text)
+
+
+def split_sentences(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of each sentence of ``text``, from its first token's start to its last token's end
+    (whitespace between sentences belongs to none); a text without tokens has no sentence."""
+    spans = token_spans(text)
+    sentences: list[tuple[int, int]] = []
+    first = 0
+    for k, (token, start, end) in enumerate(spans):
+        following = spans[k + 1] if k + 1 < len(spans) else None
+        if following is None or _ends_here(spans, k, text):
+            sentences.append((spans[first][1], end))
+            first = k + 1
+    return sentences
+
+
+def _ends_here(spans: list[tuple[str, int, int]], k: int, text: str) -> bool:
+    """Whether a sentence ends after token ``k`` (the next token exists)."""
+    token, _, end = spans[k]
+    following, next_start, _ = spans[k + 1]
+    if "\n" in text[end:next_start] and text[end:next_start].count("\n") >= 2:
+        return True  # a blank line
+    if token in _CLOSERS and k > 0 and spans[k - 1][0] in _ENDS:
+        token, k = spans[k - 1][0], k - 1  # "…?" then a closing quote: decide on the punctuation
+    elif following in _CLOSERS:
+        return False  # decide after the closing quote
+    if token not in _ENDS:
+        return False
+    if not (following[:1].isupper() or following[:1].isdigit() or following in _OPENERS):
+        return False
+    if token == "." and k > 0:
+        before = spans[k - 1][0]
+        if spans[k - 1][2] == spans[k][1] and (before.lower() in ABBREVIATIONS or (len(before) == 1 and before.isalpha())):
+            return False
+    return True

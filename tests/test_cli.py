@@ -181,20 +181,21 @@ def test_auto_batch_size_is_measured_and_changes_no_tag(tiny_config, monkeypatch
     import logging
 
     import seqlab.predict as predict
+    from seqlab.readers import Sentence
     from seqlab.tagger import Tagger
     from seqlab.train import train
     from tests.conftest import tiny_sentences
 
     tagger = Tagger.load(train(tiny_config, progress=False).output_dir)
     sentences = [tuple(tokens) for tokens, _ in tiny_sentences(300, 7)]
-    decode = lambda block, size: tagger.predict_tokens(block, size)  # noqa: E731
-    results, best, rates = predict.tune_batch_size(decode, sentences, candidates=(4, 32, 64))
+    decode = lambda block, size: tagger.predict_tokens([s.tokens for s in block], size)  # noqa: E731
+    results, best, rates = predict.tune_batch_size(decode, [Sentence(tokens, None) for tokens in sentences], candidates=(4, 32, 64))
     assert results == tagger.predict_tokens(sentences, 16)  # every sentence once, in order
     assert set(rates) == {4, 32, 64} and rates[best] == max(rates.values()) and all(0 < r < float("inf") for r in rates.values())
     monkeypatch.setattr(predict, "TUNE_MIN", 200)  # tune on this small input
     seen: list[int | None] = []
-    real = tagger.analyse
-    monkeypatch.setattr(tagger, "analyse", lambda block, batch_size=None, **options: seen.append(batch_size) or real(block, batch_size=batch_size, **options))
+    real = tagger.tag
+    monkeypatch.setattr(tagger, "tag", lambda block, batch_size=None, **options: seen.append(batch_size) or real(block, batch_size=batch_size, **options))
     with caplog.at_level(logging.INFO, logger="seqlab"):
         auto = [a.tags for a in predict.tag_stream(tagger, sentences, chunk=250, batch_size="auto")]
     auto_sizes = list(seen)

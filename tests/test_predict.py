@@ -8,13 +8,15 @@ import pytest
 
 from seqlab.config import DataConfig
 from seqlab.predict import format_sentence, read_sentences, tag_stream, tune_batch_size
-from seqlab.tagger import Analysis, SpanConfidence, Tagger
+from seqlab.readers import Sentence
+from seqlab.tagger import Analysis, EntitySpan, Tagger
+from seqlab.tokenizer import Source
 
 ANALYSIS = Analysis(
     ("The", "Apple", "pie", "!"),
     ("O", "B-ORG", "O", "O"),
     (0.9, 0.75, 0.5, 1.0),
-    (SpanConfidence(1, 2, "ORG", 0.625),),
+    (EntitySpan(1, 2, "ORG", "Apple", 0.625),),
     ((("O", "B-ORG", "O", "O"), 0.5), (("O", "B-FRUIT", "O", "O"), 0.25)),
 )
 
@@ -26,7 +28,7 @@ def test_conll_output_has_probabilities_confidences_and_alternatives_as_columns(
         "pie\tO\t0.5000\t-\tO\n"
         "!\tO\t1.0000\t-\tO\n\n"
     )
-    plain = Analysis(ANALYSIS.tokens, ANALYSIS.tags, (), (), ())
+    plain = Analysis(ANALYSIS.tokens, ANALYSIS.tags, (), (EntitySpan(1, 2, "ORG", "Apple"),), ())
     assert format_sentence(plain, "conll") == "The\tO\nApple\tB-ORG\npie\tO\n!\tO\n\n"
 
 
@@ -43,6 +45,18 @@ def test_text_output_brackets_entities_with_confidence_and_lists_alternatives():
     assert format_sentence(ANALYSIS, "text") == "The [ORG Apple 0.625] pie !\n#1 p=0.5000: The [ORG Apple] pie !\n#2 p=0.2500: The [FRUIT Apple] pie !\n"
 
 
+def test_raw_text_is_marked_inside_the_original_and_its_offsets_are_written():
+    text = "  The Apple  pie!"
+    source = Source(text, ((2, 5), (6, 11), (13, 16), (16, 17)), (0, len(text)))
+    analysis = Analysis(ANALYSIS.tokens, ANALYSIS.tags, (), (EntitySpan(1, 2, "ORG", "Apple", None, 6, 11),), ANALYSIS.nbest, source)
+    assert format_sentence(analysis, "text").splitlines() == ["  The [ORG Apple]  pie!", "#1 p=0.5000:   The [ORG Apple]  pie!", "#2 p=0.2500:   The [FRUIT Apple]  pie!"]
+    line = json.loads(format_sentence(analysis, "jsonl"))
+    assert line["offsets"] == [[2, 5], [6, 11], [13, 16], [16, 17]]
+    assert line["spans"] == [{"start": 1, "end": 2, "type": "ORG", "text": "Apple", "start_char": 6, "end_char": 11}]
+    split = Analysis(ANALYSIS.tokens, ANALYSIS.tags, (), (), (), Source(text, source.offsets, (6, 11)))
+    assert format_sentence(split, "text") == "[ORG Apple]\n"  # a sentence of a split line: its own region only
+
+
 @pytest.mark.parametrize("fmt,text", [
     ("text", "I like apple!\n"),
     ("conll", "x\tI\tO\nx\tlike\tO\nx\tapple!\tO\n"),
@@ -53,7 +67,7 @@ def test_every_input_format_is_read_with_the_models_settings(tmp_path, fmt, text
     path = tmp_path / "input"
     path.write_text(text, encoding="utf-8")
     expected = ("I", "like", "apple", "!") if fmt == "text" else ("I", "like", "apple!")
-    assert list(read_sentences(str(path), fmt, DataConfig(token_column=1, tag_column=2))) == [expected]
+    assert [s.tokens for s in read_sentences(str(path), fmt, DataConfig(token_column=1, tag_column=2))] == [expected]
 
 
 def test_chunking_and_batch_sizes_change_no_result(tiny_config):
@@ -68,5 +82,6 @@ def test_chunking_and_batch_sizes_change_no_result(tiny_config):
     for a, b in zip(whole[:-1], pieces):
         assert a.tags == b.tags and a.nbest[0][0] == b.nbest[0][0]
         assert a.token_probs == pytest.approx(b.token_probs, abs=1e-5)
-    results, best, rates = tune_batch_size(lambda block, size: [len(s) for s in block], sentences, candidates=(2, 4))
+    items = [Sentence(tokens, None) for tokens in sentences]
+    results, best, rates = tune_batch_size(lambda block, size: [len(s.tokens) for s in block], items, candidates=(2, 4))
     assert results == [len(s) for s in sentences] and best in (2, 4) and set(rates) == {2, 4}

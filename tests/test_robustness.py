@@ -6,6 +6,8 @@ Example counts come from the hypothesis profile: ``ci`` (default, bounded) or ``
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import logging
 from pathlib import Path
@@ -14,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from seqlab.cli import main
 from seqlab.config import load_config
 from seqlab.data import word_key
 from seqlab.readers import iter_sentences
@@ -156,3 +159,36 @@ def test_tag_stream_is_lazy_on_endless_input(tagger):
     endless = repeat(("I", "eat", "the", "apple", "."))  # never ends: only a streaming reader returns
     first = list(islice(tag_stream(tagger, endless, chunk=16), 40))
     assert len(first) == 40 and all(len(a.tags) == 5 for a in first)
+
+
+def check_offsets(text: str, records: list[dict]) -> None:
+    """Every span's ``text`` is the original's slice, and the tokens' offsets increase without overlap."""
+    previous_end = 0
+    for sentence in records:
+        for token, (start, end) in zip(sentence["tokens"], sentence["offsets"]):
+            assert text[start:end] == token and start >= previous_end and end > start
+            previous_end = end
+        for span in sentence["spans"]:
+            assert text[span["start_char"] : span["end_char"]] == span["text"]
+            assert span["start_char"] == sentence["offsets"][span["start"]][0] and span["end_char"] == sentence["offsets"][span["end"] - 1][1]
+
+
+@settings(deadline=None, max_examples=100, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(nasty_text, min_size=1, max_size=4), st.booleans())
+def test_raw_text_offsets_in_the_python_api_and_the_cli(tagger, texts, split):
+    from seqlab.predict import record
+    from seqlab.tokenizer import split_sentences
+
+    analyses = iter(tagger.analyse_text(texts, split=split, probs=True))
+    for text in texts:  # analyses come in the texts' order, as many per text as it has sentences
+        count = len(split_sentences(text)) if split else 1
+        records = [record(next(analyses)) for _ in range(count)]
+        assert all(r["tokens"] == [] or r["offsets"] for r in records)
+        check_offsets(text, records)
+    text = texts[0]
+    if "\x00" not in text and tokenize(text):  # the command line: --text, as a user types it
+        out = io.StringIO()
+        args = ["-q", "predict", "--model", str(tagger.directory), "--text", text, "--format", "jsonl"] + ["--split-sentences"] * split
+        with contextlib.redirect_stdout(out):
+            assert main(args) == 0
+        check_offsets(text, [json.loads(line) for line in out.getvalue().splitlines()])

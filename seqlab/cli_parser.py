@@ -1,0 +1,117 @@
+"""The command line's parser: every ``seqlab`` command and option (docs/cli.md is generated from it).
+It imports nothing heavy, so ``seqlab --help`` answers at once."""
+from __future__ import annotations
+
+import argparse
+
+from seqlab import __version__
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The ``seqlab`` parser and each command's own parser, by name (docs/cli.md is generated from them)."""
+    parser = argparse.ArgumentParser(prog="seqlab", description="Sequence labelling with RNN/LSTM/GRU encoders and softmax/CRF heads.")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors on stderr")
+    parser.add_argument("--version", action="version", version=f"seqlab {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    train = sub.add_parser("train", help="train a model from a YAML config", description=(
+        "Train a model as the config says and write its directory (config, vocabularies, best weights, per-epoch metrics, a "
+        "resumable checkpoint). An existing model is kept unless --overwrite. --resume continues an interrupted run exactly, "
+        "with its own config (--set may change e.g. train.epochs); the training file must be the one the run started with."))
+    start = train.add_mutually_exclusive_group(required=True)
+    start.add_argument("--config", help="YAML config file")
+    start.add_argument("--resume", metavar="DIR", help="continue the run whose checkpoint is in DIR (its own config; --set may change e.g. train.epochs)")
+    train.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a config key, e.g. model.encoder.cell=gru (repeatable)")
+    train.add_argument("--output", help="model directory (overrides output_dir)")
+    train.add_argument("--overwrite", action="store_true", help="replace a model already in the output directory")
+    train.add_argument("--dry-run", action="store_true", help="print the resolved config and parameter count, then exit")
+
+    evaluate = sub.add_parser("evaluate", help="score a model on a labelled file", description=(
+        "Score a model on a labelled file in its data format: span precision/recall/F1 (conlleval's rules) overall and per type, "
+        "token accuracy, accuracy on ambiguous and on out-of-vocabulary words, and the calibration of span confidences."))
+    evaluate.add_argument("--model", required=True, help="model directory")
+    evaluate.add_argument("--data", required=True, help="labelled file in the model's data format")
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    evaluate.add_argument("--impl", choices=("fused", "scratch"), help="run the recurrent encoder with this implementation (same weights)")
+    evaluate.add_argument("--threads", type=int, metavar="N", help="CPU threads for torch (default: torch's)")
+
+    predict = sub.add_parser("predict", help="tag raw text or a file", description=(
+        "Tag raw text or a file. Input is streamed in chunks and the output keeps the input order: conll prints token<TAB>tag "
+        "lines and a blank line per sentence, jsonl one object per sentence, text the sentence with entities as [TYPE words]. "
+        "Sentences/s on stderr at the end."))
+    predict.add_argument("--model", required=True, help="model directory")
+    source = predict.add_mutually_exclusive_group(required=True)
+    source.add_argument("--text", help="one raw sentence")
+    source.add_argument("--input", help="a file, or - for stdin")
+    predict.add_argument("--input-format", choices=("text", "conll", "conllu", "jsonl"),
+                         help="text: one raw sentence per line; the others are read with the model's data settings. Default: text, "
+                              "unless the file is plainly CoNLL, CoNLL-U or JSONL (said on stderr)")
+    predict.add_argument("--format", choices=("conll", "jsonl", "text"), default="conll", help="output format")
+    predict.add_argument("--probs", action="store_true", help="add each token's tag probability and each entity's confidence")
+    predict.add_argument("--split-sentences", action="store_true",
+                         help="raw text: cut each line (or --text) into sentences with a rule-based splitter (docs/guide.md); offsets stay in the line")
+    predict.add_argument("--nbest", type=int, default=0, metavar="K", help="also give the K best tag sequences with their probabilities")
+    predict.add_argument("--impl", choices=("fused", "scratch"), help="run the recurrent encoder with this implementation (same weights)")
+    predict.add_argument("--batch-size", default="auto", metavar="N|auto",
+                         help="sentences per decode batch; auto (default): sizes 8-512 timed on parts of the input's first 2,048 sentences "
+                              "and the fastest kept (inputs under 1,024 sentences: the model's train.eval_batch_size)")
+    predict.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (a model trained anywhere runs anywhere)")
+    predict.add_argument("--threads", type=int, metavar="N", help="CPU threads for torch (default: torch's)")
+
+    inspect = sub.add_parser("inspect", help="print the encoder's gate values and state norms token by token", description=(
+        "Per token: the tag, each gate's mean over units (LSTM forget/input/output, GRU update/reset) and the state norms in each "
+        "direction, for a model trained with either impl."))
+    inspect.add_argument("--model", required=True, help="model directory (trained with either impl)")
+    inspect.add_argument("--text", required=True, action="append", help="one raw sentence (repeatable)")
+    inspect.add_argument("--layer", type=int, default=-1, help="encoder layer, 0-based; -1 is the last (default)")
+    inspect.add_argument("--plot", metavar="FILE.png", help="also write a heatmap of each gate per unit and token (needs matplotlib)")
+
+    experiment = sub.add_parser("experiment", help="check the notes' claims about RNN/LSTM/GRU on real runs", description=(
+        "Run the notes' experiments (docs/experiments.md): each trains what its claim needs, writes OUT/NAME/results.json and "
+        "figures, and prints one verdict per claim, decided by a stated rule on the measured means."))
+    experiment.add_argument("names", nargs="+", metavar="NAME", help="all, or any of: context future long-range vanishing exploding gates lstm-vs-gru init-and-relu")
+    experiment.add_argument("--quick", action="store_true", help="few seeds, short runs: checks the pipeline in minutes, not the claims")
+    experiment.add_argument("--out", default="runs/experiments", help="results.json and figures go to OUT/NAME/ (default runs/experiments)")
+    experiment.add_argument("--seeds", type=int, help="seeds per variant (overrides the YAML)")
+    experiment.add_argument("--configs", help="directory of the experiments' YAML files (default: the ones installed with seqlab)")
+
+    sweep = sub.add_parser("sweep", help="train every combination of config values for several seeds and tabulate", description=(
+        "Train every combination of the grid for each seed; print dev/test F1 mean ± std, parameters and training sentences/s "
+        "per combination, and write OUT/sweep.json and OUT/sweep.csv."))
+    sweep.add_argument("--config", required=True, help="YAML config every run starts from")
+    sweep.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2", help="values to sweep for one key (repeatable: the grid is their product)")
+    sweep.add_argument("--seeds", type=int, default=1, help="seeds per combination (1..N)")
+    sweep.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a key for every run")
+    sweep.add_argument("--out", default="runs/sweep", help="model directories, sweep.json and sweep.csv (default runs/sweep)")
+
+    export = sub.add_parser("export", help="write the model as one TorchScript or torch.export program (ids in, tag ids out) or an ONNX file", description=(
+        "torchscript: one program from word/char/casing ids and lengths to tag ids, Viterbi included. torch-export: the same as a "
+        "torch.export program (.pt2, torch.export.load(F).module()), every loop over time a torch.scan, so it takes any batch, "
+        "length and word width. onnx: the tag scores and the start/transition/end scores, decoded after onnxruntime by "
+        "seqlab.export.onnx.OnnxTagger (pip install -e '.[export]')."))
+    export.add_argument("--model", required=True, help="model directory")
+    export.add_argument("--format", choices=("torchscript", "onnx", "torch-export"), default="torchscript",
+                        help="torchscript / torch-export (.pt2): decode included; onnx: scores + transition scores, decoded by seqlab.export.onnx.OnnxTagger")
+    export.add_argument("--out", required=True, help="file to write")
+    export.add_argument("--check", action="store_true", help="run the export and the eager model on the dev data (or --data) and fail unless every tag is identical")
+    export.add_argument("--data", help="labelled or unlabelled file for --check (default: the model's data.dev)")
+
+    serve = sub.add_parser("serve", help="serve a model over HTTP: a JSON API with dynamic batching and an entity viewer page", description=(
+        "Serve a model over HTTP (docs/serving.md): POST /v1/tag, GET /v1/model, /healthz, /readyz, /openapi.json, and the entity "
+        "viewer page at /. Concurrent requests are decoded together. Needs pip install -e '.[serve]'."))
+    serve.add_argument("--model", required=True, help="model directory")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default loopback only)")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on")
+    serve.add_argument("--max-batch", type=int, default=64, metavar="N", help="sentences decoded together at most")
+    serve.add_argument("--max-wait-ms", type=float, default=5.0, metavar="MS", help="how long the first queued sentence waits for others")
+    serve.add_argument("--max-request-bytes", type=int, default=1 << 20, metavar="N", help="largest request body")
+    serve.add_argument("--max-sentences", type=int, default=256, metavar="N", help="sentences per request at most (after splitting)")
+    serve.add_argument("--max-tokens", type=int, default=1000, metavar="N", help="tokens per sentence at most")
+    serve.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
+    serve.add_argument("--threads", type=int, metavar="N", help="CPU threads for torch (default: torch's)")
+
+    plot = sub.add_parser("plot", help="draw a trained model's loss and dev-F1 curves from its metrics.jsonl", description=(
+        "Draw the training-loss and dev-F1 curves of a model from its metrics.jsonl (needs matplotlib)."))
+    plot.add_argument("--model", required=True, help="model directory")
+    plot.add_argument("--out", help="PNG file (default MODEL/curves.png)")
+    return parser, dict(sub.choices)

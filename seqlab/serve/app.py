@@ -1,0 +1,149 @@
+"""The HTTP service: ``seqlab serve --model DIR``.
+
+    POST /v1/tag       {"texts": [...]} or {"tokens": [[...], ...]}, options probs, nbest, split_sentences
+                       → {"results": [[sentence, ...] per input]}, each sentence the object
+                       ``seqlab predict --format jsonl`` prints (``seqlab.predict.record``)
+    GET  /v1/model     name, tag set, vocabulary sizes, config summary, training metrics
+    GET  /healthz      the process answers;  GET /readyz: the model is loaded and decoding
+    GET  /openapi.json the API as OpenAPI 3.1;  GET /: the entity viewer page
+
+Built on Starlette (the ASGI toolkit FastAPI is made of: routing, requests and responses with two small
+dependencies, no validation layer, which ``seqlab.serve.requests`` is) and served by uvicorn. Requests are
+checked before they reach the model, so a bad one gets a 4xx ``{"error": ...}`` and never touches the
+batch of the others.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from seqlab.bundle import METRICS
+from seqlab.predict import record
+from seqlab.serve.batching import Batcher
+from seqlab.serve.openapi import OPENAPI
+from seqlab.serve.requests import Limits, RequestError, parse_tag_request
+from seqlab.tagger import Tagger
+
+STATIC = Path(str(resources.files("seqlab.serve") / "static"))
+
+
+def error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def model_summary(tagger: Tagger, directory: Path) -> dict[str, Any]:
+    """What ``GET /v1/model`` says about the model."""
+    config = tagger.bundle.config
+    vocabs = tagger.bundle.vocabs
+    metrics = None
+    with contextlib.suppress(OSError, ValueError):
+        summary = json.loads((directory / METRICS).read_text(encoding="utf-8"))
+        metrics = {split: {k: summary[split][k] for k in ("precision", "recall", "f1", "accuracy")} for split in ("dev", "test") if summary.get(split)}
+    return {
+        "name": directory.name,
+        "tags": tagger.tags,
+        "tag_scheme": tagger.output_scheme,
+        "vocabulary": {"words": len(vocabs.words), "chars": len(vocabs.chars), "tags": len(vocabs.tags)},
+        "model": {"cell": config.model.encoder.cell, "bidirectional": config.model.encoder.bidirectional, "hidden": config.model.encoder.hidden,
+                  "decoder": config.model.decoder.kind, "embedding_dim": config.model.embedding.dim, "char_features": config.model.embedding.char.kind},
+        "metrics": metrics,
+    }
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, refused (413) as soon as it passes ``limit`` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise RequestError(413, f"request body of {declared} bytes; at most {limit}")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise RequestError(413, f"request body over {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def create_app(tagger: Tagger, directory: Path, limits: Limits = Limits(), max_batch: int = 64, max_wait: float = 0.005) -> Starlette:
+    """The service for ``tagger`` (loaded from ``directory``)."""
+    state: dict[str, Any] = {"ready": False}
+    summary = model_summary(tagger, directory)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        batcher = Batcher(tagger, max_batch, max_wait)
+        worker = asyncio.create_task(batcher.run())
+        state.update(batcher=batcher, ready=True)
+        try:
+            yield
+        finally:
+            state["ready"] = False
+            worker.cancel()
+            batcher.executor.shutdown(wait=False, cancel_futures=True)
+
+    async def tag(request: Request) -> Response:
+        try:
+            parsed = parse_tag_request(await read_body(request, limits.max_request_bytes), limits)
+        except RequestError as err:
+            return error(err.status, err.message)
+        sentences = parsed.sentences
+        analyses = await state["batcher"].tag(sentences, parsed.probs, parsed.nbest) if sentences else []
+        results, at = [], 0
+        for group in parsed.inputs:
+            results.append([record(a) for a in analyses[at : at + len(group)]])
+            at += len(group)
+        return JSONResponse({"results": results})
+
+    async def model(request: Request) -> Response:
+        return JSONResponse(summary)
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        return JSONResponse({"ready": True}) if state["ready"] else JSONResponse({"ready": False}, status_code=503)
+
+    async def openapi(request: Request) -> Response:
+        return JSONResponse(OPENAPI)
+
+    async def index(request: Request) -> Response:
+        return FileResponse(STATIC / "index.html")
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        return error(404, f"no such path: {request.url.path}")
+
+    async def wrong_method(request: Request, exc: Exception) -> Response:
+        return error(405, f"{request.method} is not allowed on {request.url.path}")
+
+    routes = [
+        Route("/v1/tag", tag, methods=["POST"]),
+        Route("/v1/model", model, methods=["GET"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/openapi.json", openapi, methods=["GET"]),
+        Route("/", index, methods=["GET"]),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan, exception_handlers={404: not_found, 405: wrong_method})
+
+
+def serve(directory: str | Path, host: str = "127.0.0.1", port: int = 8000, limits: Limits = Limits(), max_batch: int = 64,
+          max_wait: float = 0.005, device: str = "cpu", quiet: bool = False) -> None:
+    """Load the model and serve it until interrupted."""
+    import uvicorn
+
+    directory = Path(directory)
+    tagger = Tagger.load(directory, device=device)
+    app = create_app(tagger, directory, limits, max_batch, max_wait)
+    uvicorn.run(app, host=host, port=port, log_level="warning" if quiet else "info", access_log=False)
