@@ -51,6 +51,8 @@ def config_md() -> str:
     rows = []
     for spec in key_specs():
         default = "null" if spec.default is None else str(spec.default).lower() if isinstance(spec.default, bool) else spec.default
+        if isinstance(default, tuple):
+            default = f"[{', '.join(map(str, default))}]"  # as YAML writes a list
         span = f" Range {spec.range}." if spec.range else ""
         rows.append(f"| `{spec.key}` | `{default}` | {cell(spec.type.replace('|', 'or'))} | {cell(spec.doc)}{span} |")
     return CONFIG_HEAD + "\n".join(rows) + "\n"

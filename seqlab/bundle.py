@@ -147,8 +147,21 @@ def save_bundle(directory: Path, bundle: Bundle) -> None:
     write_json(directory / LEXICON, {"ambiguous": sorted(bundle.ambiguous)})
 
 
+def state_tensors(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """Every tensor of ``model.state_dict()`` on the CPU, ready for safetensors: one that shares its
+    storage with a tensor already taken (as tied transformer weights do) is a copy of its own."""
+    tensors: dict[str, torch.Tensor] = {}
+    seen: set[int] = set()
+    for name, t in model.state_dict().items():
+        t = t.detach().cpu().contiguous()
+        key = t.untyped_storage().data_ptr()
+        tensors[name] = t.clone() if key in seen and t.numel() else t
+        seen.add(key)
+    return tensors
+
+
 def save_weights(directory: Path, model: torch.nn.Module) -> None:
-    tensors = {name: t.detach().cpu().contiguous() for name, t in model.state_dict().items()}
+    tensors = state_tensors(model)
     write_atomic(directory / WEIGHTS, save_safetensors(tensors))
 
 
@@ -255,7 +268,10 @@ def check_sizes(directory: str | Path, bundle: Bundle) -> None:
     total = sum(math.prod(shape) for shape in shapes.values())
     if total > MAX_PARAMETERS:
         raise ModelError(f"{path}: declares {total:,} numbers, more than a seqlab model holds ({MAX_PARAMETERS:,})")
-    for name, vocab in (("embedding.words.weight", bundle.vocabs.words), ("projection.weight", bundle.vocabs.tags)):
+    checked = [("projection.weight", bundle.vocabs.tags)]
+    if bundle.config.model.embedding.dim > 0:
+        checked.append(("embedding.words.weight", bundle.vocabs.words))
+    for name, vocab in checked:
         if shapes.get(name, (None,))[0] != len(vocab):
             raise ModelError(f"{path}: '{name}' is {shapes.get(name)}, the vocabularies imply {len(vocab)} rows")
 

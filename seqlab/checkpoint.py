@@ -26,7 +26,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as save_safetensors
 
-from seqlab.bundle import write_atomic
+from seqlab.bundle import state_tensors, write_atomic
 from seqlab.errors import ModelError
 
 CHECKPOINT = "checkpoint.safetensors"
@@ -159,7 +159,7 @@ def save_checkpoint(
     """Write ``directory/checkpoint.safetensors`` atomically (temporary file, fsync, rename).
 
     ``rank_states``: in a distributed run, every rank's torch generator state (``rng.rank.<r>``)."""
-    tensors = {f"model.{name}": t.detach().cpu().contiguous() for name, t in model.state_dict().items()}
+    tensors = {f"model.{name}": t for name, t in state_tensors(model).items()}
     optim_tensors, optim_meta = _split_optimizer(optimizer.state_dict())
     rng_tensors = _rng_tensors()
     for rank, state in enumerate(rank_states or ()):

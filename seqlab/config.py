@@ -3,7 +3,8 @@
 Every section is a frozen dataclass; each field has a docstring under it, and bounded numbers carry
 their range in ``metadata``. ``load_config`` rejects unknown keys (naming the dotted path and the closest
 valid key), wrong types and out-of-range values, and raises a single ``ConfigError`` listing them all
-(the checking is ``seqlab.typecheck``; the cross-key rules are here).
+(the checking is ``seqlab.typecheck``; the model section and its cross-key rules are ``seqlab.model_config``,
+the others' rules are here).
 """
 from __future__ import annotations
 
@@ -17,10 +18,12 @@ import yaml
 
 from seqlab.device import device_problem
 from seqlab.errors import ConfigError
+from seqlab.model_config import CharConfig, DecoderConfig, EmbeddingConfig, EncoderConfig, ModelConfig, TransformerConfig, model_problems
 from seqlab.typecheck import KeySpec, apply_overrides, bounded, build, describe, load_yaml, parse_override
 
 __all__ = [
     "CharConfig", "Config", "DataConfig", "DecoderConfig", "EmbeddingConfig", "EncoderConfig", "KeySpec", "ModelConfig", "TrainConfig",
+    "TransformerConfig",
     "config_from_dict", "config_to_dict", "dump_config", "key_specs", "load_config", "parse_override", "replace_in", "with_impl",
 ]
 
@@ -56,96 +59,6 @@ class DataConfig:
     """Lowercase words before looking them up in the word vocabulary (characters keep their case)."""
     normalize_digits: bool = False
     """Replace every digit by 0 before the word lookup (``1995`` and ``2003`` share an embedding)."""
-
-
-@dataclass(frozen=True)
-class CharConfig:
-    kind: Literal["none", "cnn", "lstm"] = "none"
-    """Character-level word features: ``none``; ``cnn`` (per-word convolution, max-pooled over characters);
-    ``lstm`` (per-word character BiLSTM, its two final states concatenated; Lample et al., 2016)."""
-    dim: int = bounded(30, lo=1, hi=1024)
-    """Character embedding size."""
-    filters: int = bounded(50, lo=1, hi=4096)
-    """``cnn``: number of filters, the size of the character feature of each word."""
-    kernel: int = bounded(3, lo=1, hi=64)
-    """``cnn``: window width in characters (odd widths keep the word centred)."""
-    hidden: int = bounded(25, lo=1, hi=2048)
-    """``lstm``: hidden size per direction; the character feature has ``2 × hidden`` numbers."""
-
-
-@dataclass(frozen=True)
-class EmbeddingConfig:
-    dim: int = bounded(100, lo=1, hi=8192)
-    """Word embedding size."""
-    dropout: float = bounded(0.0, lo=0.0, hi=1.0, hi_open=True)
-    """Dropout on the token representation (word + char features) before the encoder."""
-    word_dropout: float = bounded(0.0, lo=0.0, hi=1.0, hi_open=True)
-    """During training, replace each known word by the unknown-word id with this probability."""
-    char: CharConfig = field(default_factory=CharConfig)
-    """Character-level word features."""
-    init: Literal["normal", "uniform"] = "normal"
-    """Initial word, character and casing vectors: ``normal``, torch's N(0, 1) per entry; ``uniform``,
-    U(−√(3/dim), √(3/dim)) per entry (Lample et al. 2016, NCRF++), so that each vector has an expected
-    squared norm of 1 instead of ``dim``."""
-    casing_dim: int = bounded(0, lo=0, hi=1024)
-    """Size of a learned embedding of each token's casing class (lower, UPPER, Title, mIxed, numeric,
-    has-digit, other), concatenated to the word embedding; pairs with ``data.lowercase``. 0 turns it off."""
-    pretrained: str | None = None
-    """GloVe/word2vec text file (``.gz`` allowed) whose vectors initialise the word embeddings of the
-    training vocabulary (exact form first, then lowercased); its dimension must equal ``dim``."""
-    freeze: bool = False
-    """Keep the pretrained word vectors fixed during training (needs ``pretrained``)."""
-
-
-@dataclass(frozen=True)
-class EncoderConfig:
-    cell: Literal["rnn", "lstm", "gru", "none"] = "lstm"
-    """Recurrent cell; ``none`` is the context-free per-token classifier (embedding straight to the tagger)."""
-    hidden: int = bounded(100, lo=1, hi=16384)
-    """Hidden size per direction; the encoder output has ``hidden × directions`` features."""
-    layers: int = bounded(1, lo=1, hi=16)
-    """Number of stacked recurrent layers."""
-    bidirectional: bool = True
-    """Also read the sentence right to left, so each position sees its future context."""
-    dropout: float = bounded(0.0, lo=0.0, hi=1.0, hi_open=True)
-    """Dropout between stacked layers and on the encoder output."""
-    impl: Literal["fused", "scratch"] = "fused"
-    """``fused``: torch's ``nn.RNN/LSTM/GRU`` (fast default); ``scratch``: the cells written out from their
-    equations in ``seqlab/cells.py`` (same parameters, so weights move between the two; gates can be recorded)."""
-    nonlinearity: Literal["tanh", "relu", "hardtanh", "softsign"] = "tanh"
-    """The activation ``act``: the ``f`` of ``S_t = f(U·x_t + W·S_{t-1} + b)`` for ``rnn``; the candidate ``C̃_t``
-    and the ``act(C_t)`` of ``h_t`` for ``lstm``; the candidate ``n_t`` for ``gru``. Fused cells allow only
-    ``tanh`` (and ``relu`` for ``rnn``); the others need ``impl: scratch``."""
-    recurrent_init: Literal["default", "orthogonal", "identity"] = "default"
-    """Initial recurrent weights ``W``: torch's uniform ``±1/√H``, or each gate's ``H×H`` block orthogonal or the
-    identity matrix (Le et al., 2015, pair ``identity`` with ``nonlinearity: relu`` for the vanilla RNN)."""
-    recurrent_gain: float = bounded(1.0, lo=0.0)
-    """Multiplies the initial recurrent weights ``W`` (after ``recurrent_init``); above 1 the products
-    ``∏ ∂S_j/∂S_{j-1}`` can grow with distance, the notes' exploding gradients."""
-    forget_bias: float | None = None
-    """LSTM only: initial forget-gate bias ``b_f`` (``1.0`` is Jozefowicz et al., 2015's advice), so ``C_t``
-    starts by keeping its memory; ``null`` keeps torch's uniform initialisation."""
-
-
-@dataclass(frozen=True)
-class DecoderConfig:
-    kind: Literal["softmax", "crf"] = "crf"
-    """``softmax``: independent per-token decisions; ``crf``: linear-chain CRF with Viterbi decoding."""
-    scheme: Literal["bio", "bioes"] = "bioes"
-    """Tag scheme the model is trained and decodes in (the files' tags are converted to it and back)."""
-    constrained: bool = True
-    """Forbid the transitions the scheme cannot produce (``O → I-X``, ``B-X → I-Y``…) as ``-inf`` in training
-    and decoding, so no invalid sequence is ever output (the softmax head decodes with constrained Viterbi)."""
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
-    """Token representation."""
-    encoder: EncoderConfig = field(default_factory=EncoderConfig)
-    """Context encoder."""
-    decoder: DecoderConfig = field(default_factory=DecoderConfig)
-    """Tagger head."""
 
 
 @dataclass(frozen=True)
@@ -197,6 +110,11 @@ class TrainConfig:
     checkpoint_every: int | None = bounded(None, lo=1)
     """Also write the resumable checkpoint every this many batches (it is always written at each epoch's
     end); ``null``: only at epoch ends."""
+    transformer_lr: float = bounded(5e-5, lo=0.0)
+    """Learning rate of a fine-tuned transformer (``model.embedding.transformer.fine_tune``), decayed like ``lr``."""
+    transformer_warmup: float = bounded(0.1, lo=0.0, hi=1.0)
+    """The fine-tuned transformer's learning rate rises linearly from 0 to ``transformer_lr`` over this
+    fraction of the first epoch's updates (0: no warm-up)."""
     skip_nonfinite: bool = False
     """A batch whose loss or gradient norm is NaN or infinite is skipped and counted (``false``: training
     stops with an error naming the batch, keeping the last checkpoint and the best model)."""
@@ -226,30 +144,12 @@ def _check_device(device: str, problems: list[str]) -> None:
         problems.append(problem)
 
 
-def _check_embedding(embedding: EmbeddingConfig, problems: list[str]) -> None:
-    if embedding.freeze and embedding.pretrained is None:
-        problems.append("'model.embedding.freeze': freezing needs pretrained vectors; set model.embedding.pretrained")
-
-
-def _check_encoder(encoder: EncoderConfig, problems: list[str]) -> None:
-    """Cross-key rules the field types cannot express."""
-    if encoder.forget_bias is not None and encoder.cell != "lstm":
-        problems.append(f"'model.encoder.forget_bias': only the lstm cell has a forget gate, got cell '{encoder.cell}'")
-    fused_ok = ("tanh", "relu") if encoder.cell == "rnn" else ("tanh",)
-    if encoder.cell != "none" and encoder.impl == "fused" and encoder.nonlinearity not in fused_ok:
-        problems.append(
-            f"'model.encoder.nonlinearity': the fused {encoder.cell} supports only {' or '.join(fused_ok)}, "
-            f"got '{encoder.nonlinearity}'; set model.encoder.impl=scratch"
-        )
-
-
 def config_from_dict(raw: Any, source: str | None = None) -> Config:
     """Build a ``Config`` from plain data, raising one ``ConfigError`` that lists every problem."""
     problems: list[str] = []
     config = build(Config, raw, "", problems)
     _check_device(config.train.device, problems)
-    _check_encoder(config.model.encoder, problems)
-    _check_embedding(config.model.embedding, problems)
+    problems += model_problems(config.model)
     if config.train.stop_at is not None and not config.data.dev:
         problems.append("'train.stop_at': stopping at a dev score needs a dev file; set data.dev")
     if problems:
@@ -299,7 +199,8 @@ def _blame(problem: str, overrides: list[str] | tuple[str, ...]) -> str:
 
 
 def config_to_dict(config: Config) -> dict[str, Any]:
-    return dataclasses.asdict(config)
+    """Plain data (tuples as lists, as YAML writes them)."""
+    return dataclasses.asdict(config, dict_factory=lambda items: {k: list(v) if isinstance(v, tuple) else v for k, v in items})
 
 
 def dump_config(config: Config) -> str:

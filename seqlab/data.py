@@ -85,6 +85,8 @@ class EncodedSentence:
     """Tag ids, ``(length,)``, or None for unlabelled input."""
     casing: torch.Tensor
     """Casing class of each token (``casing_id``), ``(length,)``."""
+    tokens: tuple[str, ...] = ()
+    """The words themselves (what a transformer embedding reads)."""
 
 
 def encode(sentence: Sentence, vocabs: Vocabularies, data: DataConfig, path: str | None = None) -> EncodedSentence:
@@ -102,7 +104,7 @@ def encode(sentence: Sentence, vocabs: Vocabularies, data: DataConfig, path: str
             raise DataError(path, sentence.line or None, f"tag '{unknown[0]}' was never seen in training (known: {', '.join(vocabs.tags.items)})")
         tags = torch.tensor(vocabs.tags.ids(sentence.tags), dtype=torch.long)  # (length,)
     casing = torch.tensor([casing_id(t) for t in sentence.tokens], dtype=torch.long)  # (length,)
-    return EncodedSentence(words, chars, tags, casing)
+    return EncodedSentence(words, chars, tags, casing, tuple(sentence.tokens))
 
 
 # ------------------------------------------------------------------------------------------- batching
@@ -124,10 +126,13 @@ class Batch:
     """Positions of these sentences in the list they were batched from."""
     casing: torch.Tensor
     """Casing classes, ``(batch, seq)``, 0-padded."""
+    tokens: tuple[tuple[str, ...], ...] = ()
+    """Each sentence's words."""
 
     def to(self, device: torch.device) -> "Batch":
         tags = None if self.tags is None else self.tags.to(device)
-        return Batch(self.words.to(device), self.chars.to(device), tags, self.mask.to(device), self.lengths, self.index, self.casing.to(device))
+        moved = (self.words.to(device), self.chars.to(device), tags, self.mask.to(device), self.lengths, self.index, self.casing.to(device))
+        return Batch(*moved, self.tokens)
 
 
 def _scatter(values: list[torch.Tensor], mask: torch.Tensor) -> torch.Tensor:
@@ -151,7 +156,7 @@ def collate(items: Sequence[EncodedSentence], index: Sequence[int]) -> Batch:
     tags = None
     if all(e.tags is not None for e in items):
         tags = _scatter([e.tags for e in items], mask)  # (batch, seq)
-    return Batch(words, chars, tags, mask, lengths, tuple(index), casing)
+    return Batch(words, chars, tags, mask, lengths, tuple(index), casing, tuple(e.tokens for e in items))
 
 
 def bucketed_order(lengths: Sequence[int], batch_size: int, bucket_batches: int, rng: random.Random) -> list[list[int]]:

@@ -116,11 +116,12 @@ class CharLSTM(nn.Module):
 
 def initialise_embeddings(module: nn.Module, kind: str) -> None:
     """Re-draw every ``nn.Embedding`` under ``module``: ``uniform`` is U(−√(3/d), √(3/d)) (unit expected
-    squared norm per vector); ``normal`` leaves torch's N(0, 1). Padding rows stay 0."""
+    squared norm per vector); ``normal`` leaves torch's N(0, 1). Padding rows stay 0. A pretrained
+    transformer's tables (under a ``transformer`` child) keep their weights."""
     if kind == "normal":
         return
-    for table in module.modules():
-        if isinstance(table, nn.Embedding):
+    for name, table in module.named_modules():
+        if isinstance(table, nn.Embedding) and not name.startswith("transformer."):
             bound = math.sqrt(3.0 / table.embedding_dim)
             with torch.no_grad():
                 table.weight.uniform_(-bound, bound)
@@ -129,8 +130,10 @@ def initialise_embeddings(module: nn.Module, kind: str) -> None:
 
 
 class TokenEmbedding(nn.Module):
-    """``x_t = dropout([word(w_t); char(w_t); casing(w_t)])``; word dropout replaces known words by ``<unk>``
-    (id 1). The casing part (``casing_dim > 0``) embeds the class of ``seqlab.data.casing_id``."""
+    """``x_t = dropout([word(w_t); char(w_t); casing(w_t); transformer(sentence)_t])``, each part optional
+    (``dim = 0`` turns the word part off); word dropout replaces known words by ``<unk>`` (id 1). The
+    casing part (``casing_dim > 0``) embeds the class of ``seqlab.data.casing_id``; the transformer part
+    is ``seqlab.transformer.TransformerEmbedding``, which reads the sentence's words as strings."""
 
     def __init__(
         self,
@@ -140,26 +143,38 @@ class TokenEmbedding(nn.Module):
         word_dropout: float,
         char: nn.Module | None,
         casing_dim: int = 0,
+        transformer: nn.Module | None = None,
     ) -> None:
         super().__init__()
-        self.words = nn.Embedding(num_words, dim, padding_idx=0)
+        self.words = nn.Embedding(num_words, dim, padding_idx=0) if dim > 0 else None
         self.char = char
         self.casing = nn.Embedding(len(CASINGS), casing_dim, padding_idx=0) if casing_dim > 0 else None
         self.dropout = nn.Dropout(dropout)
         self.word_dropout = word_dropout
-        self.output_dim = dim + (char.output_dim if char is not None else 0) + casing_dim
+        self.transformer = transformer
+        parts = (char, transformer)
+        self.output_dim = dim + casing_dim + sum(part.output_dim for part in parts if part is not None)
 
-    def forward(self, words: torch.Tensor, chars: torch.Tensor, casing: torch.Tensor | None = None) -> torch.Tensor:
-        """``words (B, L)``, ``chars (B, L, C)``, ``casing (B, L)`` → ``(B, L, output_dim)``."""
-        if self.training and self.word_dropout > 0:
-            drop = (torch.rand(words.shape, device=words.device) < self.word_dropout) & (words > 1)  # (B, L)
-            words = words.masked_fill(drop, 1)
-        parts = [self.words(words)]  # (B, L, dim)
+    def forward(
+        self, words: torch.Tensor, chars: torch.Tensor, casing: torch.Tensor | None = None, tokens: tuple[tuple[str, ...], ...] = (),
+    ) -> torch.Tensor:
+        """``words (B, L)``, ``chars (B, L, C)``, ``casing (B, L)``, ``tokens`` (the B sentences' words, for
+        the transformer part) → ``(B, L, output_dim)``."""
+        parts = []
+        if self.words is not None:
+            if self.training and self.word_dropout > 0:
+                drop = (torch.rand(words.shape, device=words.device) < self.word_dropout) & (words > 1)  # (B, L)
+                words = words.masked_fill(drop, 1)
+            parts.append(self.words(words))  # (B, L, dim)
         if self.char is not None:
             parts.append(self.char(chars))  # (B, L, char features)
         if self.casing is not None:
             if casing is None:
                 raise ModelError("this model embeds casing classes; pass the batch's casing ids")
             parts.append(self.casing(casing))  # (B, L, casing_dim)
+        if self.transformer is not None:
+            if len(tokens) != words.shape[0]:
+                raise ModelError("this model reads words with a transformer; pass the batch's tokens")
+            parts.append(self.transformer(tokens, words.shape[1]))  # (B, L, transformer features)
         x = torch.cat(parts, dim=2) if len(parts) > 1 else parts[0]  # (B, L, output_dim)
         return self.dropout(x)

@@ -31,7 +31,7 @@ from seqlab.distributed import SINGLE, Context, any_rank, from_main, gather_rng,
 from seqlab.errors import ModelError, SeqlabError
 from seqlab.evaluate import Evaluator
 from seqlab.metrics import Report
-from seqlab.prepare import Corpus, Optimisation
+from seqlab.prepare import Corpus, Optimisation, warm_up
 from seqlab.model import count_parameters
 from seqlab.tagger import Tagger
 
@@ -297,6 +297,8 @@ def train_epoch(run: Run, order: list[list[int]], epoch: int, progress: bool | N
             state.step += 1
             overflow = scaler is not None and math.isfinite(value) and not math.isfinite(norm)
             if math.isfinite(value) and (math.isfinite(norm) or overflow):
+                if epoch == 1:
+                    warm_up(optimizer, state.step, len(order))
                 if scaler is not None:
                     scaler.step(optimizer)  # no update when the scaled gradients overflowed
                     scaler.update()  # and a smaller scale next time

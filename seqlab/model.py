@@ -5,13 +5,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from seqlab.config import ModelConfig
+from seqlab.model_config import ModelConfig
 from seqlab.data import Batch, Vocabularies
 from seqlab.embedding import CharCNN, CharLSTM, TokenEmbedding, initialise_embeddings
 from seqlab.encoder import ENCODERS
 from seqlab.errors import ModelError
 from seqlab.heads import HEADS
 from seqlab.schemes import transition_masks
+from seqlab.transformer import Backbone, TransformerEmbedding, copy_backbone, load_backbone
 
 
 class TaggerModel(nn.Module):
@@ -29,7 +30,7 @@ class TaggerModel(nn.Module):
 
     def embed(self, batch: Batch) -> torch.Tensor:
         """Token representations entering the encoder, ``(B, L, D_in)``."""
-        return self.embedding(batch.words, batch.chars, batch.casing)
+        return self.embedding(batch.words, batch.chars, batch.casing, batch.tokens)
 
     def emissions(self, batch: Batch) -> torch.Tensor:
         """Tag scores, ``(B, L, T)``."""
@@ -79,8 +80,9 @@ def _lookup(family: dict, name: str, key: str) -> object:
     return family[name]
 
 
-def build_model(config: ModelConfig, vocabs: Vocabularies) -> TaggerModel:
-    """A fresh model for these vocabularies (initialised from torch's current RNG state)."""
+def build_model(config: ModelConfig, vocabs: Vocabularies, backbone: Backbone | None = None) -> TaggerModel:
+    """A fresh model for these vocabularies (initialised from torch's current RNG state). A config with
+    a transformer embedding uses ``backbone`` (None: loads ``model.embedding.transformer.model``)."""
     if len(vocabs.tags) == 0:
         raise ModelError("the tag vocabulary is empty: the training data holds no tags")
     emb = config.embedding
@@ -89,7 +91,10 @@ def build_model(config: ModelConfig, vocabs: Vocabularies) -> TaggerModel:
         char = CharCNN(len(vocabs.chars), emb.char.dim, emb.char.filters, emb.char.kernel)
     elif emb.char.kind == "lstm":
         char = CharLSTM(len(vocabs.chars), emb.char.dim, emb.char.hidden)
-    embedding = TokenEmbedding(len(vocabs.words), emb.dim, emb.dropout, emb.word_dropout, char, emb.casing_dim)
+    transformer = None
+    if emb.transformer.model is not None:
+        transformer = TransformerEmbedding(backbone or load_backbone(emb.transformer), emb.transformer)
+    embedding = TokenEmbedding(len(vocabs.words), emb.dim, emb.dropout, emb.word_dropout, char, emb.casing_dim, transformer)
     initialise_embeddings(embedding, emb.init)
     enc = config.encoder
     make_encoder = _lookup(ENCODERS, enc.cell, "model.encoder.cell")
@@ -109,7 +114,8 @@ def rebuild(model: TaggerModel, config: ModelConfig, vocabs: Vocabularies) -> Ta
     (``model`` is unchanged). ``config`` may differ from ``model``'s own only where the parameters stay
     the same: the encoder's ``impl`` (see ``seqlab.config.with_impl``)."""
     device = next(model.parameters()).device
-    fresh = build_model(config, vocabs)
+    transformer = model.embedding.transformer
+    fresh = build_model(config, vocabs, copy_backbone(transformer.backbone) if transformer is not None else None)
     fresh.load_state_dict(model.state_dict())
     return fresh.to(device).eval()
 

@@ -26,6 +26,7 @@ from seqlab.model import TaggerModel, build_model
 from seqlab.pretrained import Coverage, load_pretrained
 from seqlab.readers import Sentence, read_corpus
 from seqlab.schemes import SCHEMES, check_tags, convert, detect_scheme, is_valid
+from seqlab.transformer import PREFIX as TRANSFORMER, saved_backbone
 
 log = logging.getLogger("seqlab.train")
 
@@ -64,7 +65,34 @@ class Prepared:
     """Pretrained-vector coverage of a fresh run that loads ``model.embedding.pretrained``."""
 
 
-def make_optimizer(params: Sequence[nn.Parameter], train: TrainConfig) -> torch.optim.Optimizer:
+def parameter_groups(model: TaggerModel, train: TrainConfig) -> list[dict]:
+    """What the optimiser updates: every parameter outside a transformer embedding at ``train.lr``; a
+    fine-tuned transformer's as a second group at ``train.transformer_lr`` with its warm-up (a fixed
+    transformer's are not handed to the optimiser at all)."""
+    named = list(model.named_parameters())
+    groups = [{"params": [p for name, p in named if not name.startswith(TRANSFORMER)]}]
+    transformer = model.embedding.transformer
+    if transformer is not None and transformer.fine_tune:
+        mine = [p for name, p in named if name.startswith(TRANSFORMER)]
+        groups.append({"params": mine, "lr": train.transformer_lr, "warmup": train.transformer_warmup})
+    return groups
+
+
+def group_lrs(optimizer: torch.optim.Optimizer, train: TrainConfig) -> list[float]:
+    """The configured initial learning rate of each of ``parameter_groups``' groups."""
+    return [train.lr, train.transformer_lr][: len(optimizer.param_groups)]
+
+
+def warm_up(optimizer: torch.optim.Optimizer, done: int, total: int) -> None:
+    """During the first epoch, a group with ``warmup = w > 0`` steps at ``lr_0 · min(1, done / (w · total))``
+    for its ``done``-th of ``total`` updates (a linear warm-up over the fraction ``w`` of the epoch)."""
+    for group in optimizer.param_groups:
+        fraction = group.get("warmup", 0.0)
+        if fraction > 0:
+            group["lr"] = group["initial_lr"] * min(1.0, done / (fraction * total))
+
+
+def make_optimizer(params: Sequence[nn.Parameter] | list[dict], train: TrainConfig) -> torch.optim.Optimizer:
     if train.optimizer == "sgd":
         return torch.optim.SGD(params, lr=train.lr, momentum=train.momentum, weight_decay=train.weight_decay)
     if train.optimizer == "adam":
@@ -81,11 +109,11 @@ def apply_hyperparameters(optimizer: torch.optim.Optimizer, schedule: torch.opti
     """Give a restored optimiser the config's ``lr`` (with its schedule: ``lr / (1 + lr_decay · e)``),
     ``weight_decay`` and SGD ``momentum``, so that a resumed run's ``--set train.lr=…`` takes effect.
     Values the checkpoint already holds are left untouched (bit for bit)."""
-    schedule.base_lrs = [train.lr] * len(optimizer.param_groups)
-    for group, decay in zip(optimizer.param_groups, schedule.lr_lambdas):
-        current = train.lr * decay(schedule.last_epoch)
-        if group.get("initial_lr") != train.lr or group["lr"] != current:
-            group["initial_lr"], group["lr"] = train.lr, current
+    schedule.base_lrs = group_lrs(optimizer, train)
+    for group, decay, lr in zip(optimizer.param_groups, schedule.lr_lambdas, schedule.base_lrs):
+        current = lr * decay(schedule.last_epoch)
+        if group.get("initial_lr") != lr or group["lr"] != current:
+            group["initial_lr"], group["lr"] = lr, current
         group["weight_decay"] = train.weight_decay
         if "momentum" in group:
             group["momentum"] = train.momentum
@@ -159,13 +187,15 @@ def prepare_run(config: Config, saved: Bundle | None = None, checkpoint: Checkpo
         model = build_model(config.model, bundle.vocabs)
         coverage = _load_pretrained(config, model, bundle.vocabs, model_sents)
     else:
-        model = build_model(config.model, bundle.vocabs)
+        model = build_model(config.model, bundle.vocabs, saved_backbone(config.model.embedding.transformer, checkpoint.path.parent))
         load_state(model, checkpoint.model, checkpoint.path)
     if config.model.embedding.pretrained is not None and config.model.embedding.freeze:
         model.embedding.words.weight.requires_grad_(False)
+    if model.embedding.transformer is not None and config.model.embedding.transformer.cache:
+        model.embedding.transformer.keep_vectors()
     device = device or torch.device("cpu")
     model = model.to(device)
-    optimizer = make_optimizer(list(model.parameters()), config.train)
+    optimizer = make_optimizer(parameter_groups(model, config.train), config.train)
     schedule = make_schedule(optimizer, config.train)
     scaler = make_scaler(device, config.train.precision)
     if checkpoint is not None:

@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import logging
 import random
+import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -32,6 +33,7 @@ from seqlab.metrics import Report
 from seqlab.model import Objective, count_parameters
 from seqlab.prepare import Prepared, prepare_run
 from seqlab.tagger import Tagger
+from seqlab.transformer import SUBDIRECTORY as TRANSFORMER_FILES, save_backbone
 
 __all__ = ["TrainResult", "TrainingError", "TrainingInterrupted", "quiet_training", "resume", "start_run", "train"]
 
@@ -71,7 +73,7 @@ def train(
         prepared = prepare_run(config, device=device)
         if context.rank:
             torch.manual_seed(prepared.config.seed + 7919 * context.rank)  # other dropout masks on other ranks
-        _main_only(context, lambda: (_clear_output(directory), save_bundle(directory, prepared.bundle)))
+        _main_only(context, lambda: (_clear_output(directory), save_bundle(directory, prepared.bundle), _save_transformer(directory, prepared)))
         rng = random.Random(prepared.config.seed)
         state = Progress(coverage=prepared.coverage.to_json() if prepared.coverage else None)
         state.start_epoch(rng)
@@ -132,7 +134,7 @@ def resume(
 RESUMABLE = frozenset({
     "data.dev", "data.test", "train.epochs", "train.patience", "train.stop_at", "train.lr", "train.lr_decay", "train.momentum",
     "train.weight_decay", "train.clip_grad_norm", "train.eval_batch_size", "train.threads", "train.device", "train.checkpoint_every",
-    "train.skip_nonfinite", "output_dir",
+    "train.skip_nonfinite", "train.transformer_lr", "output_dir",
 })
 """Keys a resumed run may change (``--set``); the others fix what the run is (data, model, batches, seed)."""
 
@@ -211,6 +213,13 @@ def _check_output(directory: Path, overwrite: bool) -> None:
         raise ModelError(f"{directory}: already holds a model; pass --overwrite, choose another --output{hint}")
 
 
+def _save_transformer(directory: Path, prepared: Prepared) -> None:
+    """A transformer embedding's config and tokenizer go beside the model's files (its weights are in them)."""
+    transformer = prepared.optimisation.model.embedding.transformer
+    if transformer is not None:
+        save_backbone(directory, transformer.backbone)
+
+
 def _clear_output(directory: Path) -> None:
     """Create the directory and remove every file of a model already there, weights first: until the
     new run saves its own weights the directory holds no model, never the old weights beside the new
@@ -219,6 +228,8 @@ def _clear_output(directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         for name in (files.WEIGHTS, CHECKPOINT, files.METRICS, files.HISTORY, files.VOCAB, files.LEXICON, files.CONFIG):
             (directory / name).unlink(missing_ok=True)
+        if (directory / TRANSFORMER_FILES).is_dir():
+            shutil.rmtree(directory / TRANSFORMER_FILES)
     except OSError as err:
         raise ModelError(f"{directory}: cannot write ({err.strerror or err})") from None
 

@@ -42,6 +42,8 @@ def type_name(tp: Any) -> str:
         return " or ".join(type_name(a) for a in typing.get_args(tp))
     if tp is type(None):
         return "null"
+    if origin is tuple:
+        return f"list of {type_name(typing.get_args(tp)[0])}"
     return getattr(tp, "__name__", str(tp))
 
 
@@ -54,6 +56,8 @@ def check_scalar(tp: Any, value: Any) -> bool:
         return any(check_scalar(a, value) for a in typing.get_args(tp))
     if tp is type(None):
         return value is None
+    if origin is tuple:  # tuple[X, ...]: a YAML list of X
+        return isinstance(value, (list, tuple)) and all(check_scalar(typing.get_args(tp)[0], v) for v in value)
     if tp is bool:
         return isinstance(value, bool)
     if tp is int:
@@ -124,6 +128,8 @@ def build(cls: type, raw: Any, prefix: str, problems: list[str]) -> Any:
         if isinstance(value, float) and not (math.isfinite(value) and abs(value) <= FLOAT32_MAX):
             problems.append(f"'{dotted}': expected a finite number (within ±{FLOAT32_MAX:.3g}, what the model computes in), got {value!r}")
             continue
+        if isinstance(value, list):
+            value = tuple(value)  # frozen configs hold tuples
         meta = fields[key].metadata
         if value is not None and meta:
             lo, hi, hi_open = meta.get("lo"), meta.get("hi"), meta.get("hi_open", False)

@@ -71,3 +71,11 @@ def tiny_overrides(data: dict[str, Path], out: Path) -> list[str]:
 @pytest.fixture
 def tiny_config(tiny_data: dict[str, Path], tmp_path: Path) -> Config:
     return load_config(None, tiny_overrides(tiny_data, tmp_path / "model"))
+
+
+@pytest.fixture(scope="session")
+def tiny_transformer(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-layer, 32-dim BERT and its WordPiece tokenizer saved with ``save_pretrained`` (built here, no downloads)."""
+    from tests.tiny_transformer import build_tiny_transformer
+
+    return build_tiny_transformer(tmp_path_factory.mktemp("tiny_bert"))

@@ -48,8 +48,11 @@ def _format(fmt: str) -> str:
 
 
 def export(tagger: Tagger, fmt: str, out: str | Path) -> Path:
-    """Write ``tagger`` in format ``fmt`` to ``out``."""
+    """Write ``tagger`` in format ``fmt`` to ``out`` (a model with a transformer embedding cannot be: its
+    tokenizer runs in Python, outside any graph)."""
     write = WRITERS[_format(fmt)]
+    if tagger.model.embedding.transformer is not None:
+        raise ModelError("a model with a transformer embedding cannot be exported (its subword tokenizer runs outside the graph); use seqlab predict, seqlab serve or the Python API")
     out = Path(out)
     if out.is_dir():
         raise ModelError(f"{out}: is a directory; --out names the file to write")
