@@ -68,23 +68,35 @@ def option(action: argparse.Action) -> str:
     return f"`{names} {value}`"
 
 
+def command_md(title: str, parser: argparse.ArgumentParser, description: str | None) -> list[str]:
+    """One command's section; a command with sub-commands (``seqlab debug data``) gets one per sub-command."""
+    parts = [f"\n## {title}\n\n{description or ''}\n"]
+    nested = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]  # argparse keeps its options here; no public accessor
+    if nested:
+        for choice, sub in nested[0].choices.items():
+            help_text = next((a.help for a in nested[0]._choices_actions if a.dest == choice), "")
+            parts += command_md(f"{title} {choice}", sub, (help_text or "").capitalize() + ".")
+        return parts
+    parts.append("| argument | meaning |\n|---|---|")
+    for action in parser._actions:
+        if isinstance(action, argparse._HelpAction):
+            continue
+        required = " Required." if action.required else ""
+        default = f" Default: `{action.default}`." if action.default not in (None, False, [], argparse.SUPPRESS) and action.option_strings else ""
+        meaning = cell(action.help or "").rstrip(".")
+        parts.append(f"| {cell(option(action))} | {meaning}.{required}{default} |")
+    groups = [g for g in parser._mutually_exclusive_groups if g.required]
+    for group in groups:
+        names = " or ".join(f"`{a.option_strings[0]}`" for a in group._group_actions)
+        parts.append(f"\nExactly one of {names}.")
+    return parts
+
+
 def cli_md() -> str:
     _, commands = build_parser()
     parts = [CLI_HEAD]
     for name, parser in commands.items():
-        parts.append(f"\n## seqlab {name}\n\n{parser.description or ''}\n")
-        parts.append("| argument | meaning |\n|---|---|")
-        for action in parser._actions:  # argparse keeps its options here; there is no public accessor
-            if isinstance(action, argparse._HelpAction):
-                continue
-            required = " Required." if action.required else ""
-            default = f" Default: `{action.default}`." if action.default not in (None, False, [], argparse.SUPPRESS) and action.option_strings else ""
-            meaning = cell(action.help or "").rstrip(".")
-            parts.append(f"| {cell(option(action))} | {meaning}.{required}{default} |")
-        groups = [g for g in parser._mutually_exclusive_groups if g.required]
-        for group in groups:
-            names = " or ".join(f"`{a.option_strings[0]}`" for a in group._group_actions)
-            parts.append(f"\nExactly one of {names}.")
+        parts += command_md(f"seqlab {name}", parser, parser.description)
     return "\n".join(parts).rstrip() + "\n"
 
 

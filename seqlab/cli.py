@@ -243,6 +243,44 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _debug(args: argparse.Namespace) -> int:
+    import json
+
+    from seqlab.config import load_config
+    from seqlab.debug_data import debug_data, render
+    from seqlab.errors import ConfigError
+
+    data = load_config(args.config, args.set).data
+    train = args.train or data.train
+    if train is None:
+        raise ConfigError(["--train: required (or a --config with data.train)"])
+    report = debug_data(train, args.dev or data.dev, args.test or data.test, data, args.format)
+    print(json.dumps(report.to_json(), indent=1, ensure_ascii=False) if args.json else render(report))
+    return 1 if report.errors else 0
+
+
+def _init(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from seqlab.errors import ConfigError
+    from seqlab.init_config import recommend
+
+    goal = "speed" if args.speed else "accuracy" if args.accuracy else "balanced"
+    out = Path(args.out) if args.out else None
+    if out is not None and out.exists() and not args.force:
+        raise ConfigError([f"--out: {out} exists; choose another file or add --force"])
+    text = recommend(args.train, args.dev, args.test, args.task, goal, str(out) if out else "config.yaml")
+    if out is None:
+        print(text, end="")
+        return 0
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as err:
+        raise ConfigError([f"--out: cannot write {out} ({err.strerror or err})"]) from None
+    print(f"wrote {out}; run it with: seqlab train --config {out}")
+    return 0
+
+
 def _plot(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -259,7 +297,7 @@ def _plot(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser()[0].parse_args(argv)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s", stream=sys.stderr)
-    handlers = {"train": _train, "evaluate": _evaluate, "predict": _predict, "inspect": _inspect, "experiment": _experiment, "sweep": _sweep, "plot": _plot, "export": _export, "serve": _serve}
+    handlers = {"train": _train, "evaluate": _evaluate, "predict": _predict, "inspect": _inspect, "experiment": _experiment, "sweep": _sweep, "plot": _plot, "export": _export, "serve": _serve, "debug": _debug, "init": _init}
     try:
         return handlers[args.command](args)
     except SeqlabError as err:

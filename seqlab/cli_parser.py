@@ -110,6 +110,35 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     serve.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
     serve.add_argument("--threads", type=int, metavar="N", help="CPU threads for torch (default: torch's)")
 
+    debug = sub.add_parser("debug", help="check a corpus before training: seqlab debug data", description=(
+        "Diagnostics. seqlab debug data reads the training, dev and test files as training would and reports the format, tag scheme, "
+        "counts, sentence lengths, OOV rates and every problem found, with file:line examples; it exits 1 when training on them "
+        "would fail or be wrong."))
+    what = debug.add_subparsers(dest="what", required=True)
+    data = what.add_parser("data", help="what is in a corpus and what is wrong with it")
+    data.add_argument("--train", help="training file (default: the --config's data.train)")
+    data.add_argument("--dev", help="dev file (default: the --config's data.dev)")
+    data.add_argument("--test", help="test file (default: the --config's data.test)")
+    data.add_argument("--config", help="YAML config whose data section (columns, separator, tag scheme, paths) applies")
+    data.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key (repeatable)")
+    data.add_argument("--format", choices=["conll", "conllu", "jsonl"], help="file format (default: detected from the training file, else the config's)")
+    data.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    init = sub.add_parser("init", help="write a recommended config for a corpus: seqlab init config", description=(
+        "seqlab init config reads the training file and writes a commented YAML config sized from it (format and tag scheme "
+        "detected, hidden size and epochs from the corpus size, the metric from whether the tags have spans)."))
+    init_what = init.add_subparsers(dest="what", required=True)
+    config = init_what.add_parser("config", help="a commented config sized from the data")
+    config.add_argument("--train", required=True, help="training file (CoNLL, CoNLL-U or JSONL)")
+    config.add_argument("--dev", help="dev file (selects the best epoch and stops early)")
+    config.add_argument("--test", help="test file (scored at the end)")
+    config.add_argument("--task", choices=["ner", "pos"], help="ner: tags mark spans; pos: one label per token (default: from the tags)")
+    goal = config.add_mutually_exclusive_group()
+    goal.add_argument("--speed", action="store_true", help="a smaller, faster model")
+    goal.add_argument("--accuracy", action="store_true", help="more patience before early stopping")
+    config.add_argument("--out", help="YAML file to write (default: print it)")
+    config.add_argument("--force", action="store_true", help="replace --out if it exists")
+
     plot = sub.add_parser("plot", help="draw a trained model's loss and dev-F1 curves from its metrics.jsonl", description=(
         "Draw the training-loss and dev-F1 curves of a model from its metrics.jsonl (needs matplotlib)."))
     plot.add_argument("--model", required=True, help="model directory")

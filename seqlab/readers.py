@@ -97,47 +97,54 @@ def read_lines(source: str | Path) -> Lines:
 
 
 def conll_sentences(
-    lines: Lines, name: str | Path, token_column: int = 0, tag_column: int = -1, separator: str = "whitespace", require_tags: bool = True
+    lines: Lines, name: str | Path, token_column: int = 0, tag_column: int = -1, separator: str = "whitespace", require_tags: bool = True,
+    problems: list[DataError] | None = None,
 ) -> Iterator[Sentence]:
     """Sentences of a CoNLL column file: one token per line, blank lines between sentences.
 
     ``-DOCSTART-`` lines are skipped; every token line must have as many columns as the first one.
-    With ``require_tags=False`` a file of one column is read as tokens only.
+    With ``require_tags=False`` a file of one column is read as tokens only. A line that cannot be read
+    is a ``DataError``; given a ``problems`` list, it is appended there and the line skipped instead.
     """
     width: int | None = None
     tokens: list[str] = []
     tags: list[str] = []
     start = 0
     for number, text in lines:
-        if separator == "tab":
-            columns = text.split("\t") if text.strip() else []
-        else:
-            columns = text.split()
-        if not columns or columns[0] == "-DOCSTART-":
-            if tokens:
-                yield Sentence(tuple(tokens), tuple(tags) if tags else None, start)
-            tokens, tags = [], []
-            continue
-        if width is None:
-            width = len(columns)
-            needed = [token_column] + ([tag_column] if require_tags or width > 1 else [])
-            for col in needed:
-                if not -width <= col < width:
-                    raise DataError(name, number, f"expected a column {col} (token_column/tag_column), found {width} column(s)")
-            if require_tags and width < 2:
-                raise DataError(name, number, "expected at least 2 columns (token and tag), found 1")
-        elif len(columns) != width:
-            raise DataError(name, number, f"expected {width} columns like the first token line, found {len(columns)}")
-        token = columns[token_column]
-        tag = columns[tag_column] if width > 1 else None
-        _check_token(token, name, number)
-        if tag is not None and not tag.strip():
-            raise DataError(name, number, "empty tag (a trailing tab, with data.separator: tab?)")
-        if not tokens:
-            start = number
-        tokens.append(token)
-        if tag is not None:
-            tags.append(tag)
+        try:
+            if separator == "tab":
+                columns = text.split("\t") if text.strip() else []
+            else:
+                columns = text.split()
+            if not columns or columns[0] == "-DOCSTART-":
+                if tokens:
+                    yield Sentence(tuple(tokens), tuple(tags) if tags else None, start)
+                tokens, tags = [], []
+                continue
+            if width is None:
+                width = len(columns)
+                needed = [token_column] + ([tag_column] if require_tags or width > 1 else [])
+                for col in needed:
+                    if not -width <= col < width:
+                        raise DataError(name, number, f"expected a column {col} (token_column/tag_column), found {width} column(s)")
+                if require_tags and width < 2:
+                    raise DataError(name, number, "expected at least 2 columns (token and tag), found 1")
+            elif len(columns) != width:
+                raise DataError(name, number, f"expected {width} columns like the first token line, found {len(columns)}")
+            token = columns[token_column]
+            tag = columns[tag_column] if width > 1 else None
+            _check_token(token, name, number)
+            if tag is not None and not tag.strip():
+                raise DataError(name, number, "empty tag (a trailing tab, with data.separator: tab?)")
+            if not tokens:
+                start = number
+            tokens.append(token)
+            if tag is not None:
+                tags.append(tag)
+        except DataError as err:
+            if problems is None:
+                raise
+            problems.append(err)
     if tokens:
         yield Sentence(tuple(tokens), tuple(tags) if tags else None, start)
 
@@ -269,11 +276,13 @@ def sniff_format(path: str | Path, sample: int = 200) -> tuple[str, str] | None:
 
 
 def iter_sentences(
-    source: str | Path, data: DataConfig, require_tags: bool = True, fmt: str | None = None, split: bool = False
+    source: str | Path, data: DataConfig, require_tags: bool = True, fmt: str | None = None, split: bool = False,
+    problems: list[DataError] | None = None,
 ) -> Iterator[Sentence]:
     """Sentences of ``source`` (a file, or ``-`` for standard input) in format ``fmt`` (default
     ``data.format``), read with ``data``'s column, separator and CoNLL-U settings (``split``: raw text
-    lines split into sentences)."""
+    lines split into sentences). ``problems``: CoNLL lines that cannot be read are kept there and
+    skipped (``conll_sentences``); other formats stop at their first unreadable line."""
     fmt = fmt or data.format
     if fmt not in FORMATS:
         raise DataError(source, None, f"unknown format '{fmt}'; expected one of {', '.join(FORMATS)}")
@@ -285,7 +294,7 @@ def iter_sentences(
         return conllu_sentences(lines, name, data.conllu_tag, require_tags)
     if fmt == "text":
         return text_sentences(lines, name, split)
-    return conll_sentences(lines, name, data.token_column, data.tag_column, data.separator, require_tags)
+    return conll_sentences(lines, name, data.token_column, data.tag_column, data.separator, require_tags, problems)
 
 
 def read_corpus(path: str | Path, data: DataConfig, require_tags: bool = True) -> list[Sentence]:
