@@ -97,9 +97,15 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    import torch
+
     from seqlab.device import resolve_device
+    from seqlab.distributed import from_environment, join, leave
     from seqlab.errors import DataError
-    from seqlab.predict import format_sentence, read_sentences, tag_stream
+    from seqlab.predict import format_sentence, read_sentences, tag_stream, write_texts
+    from seqlab.shard import stripe, write_sharded
     from seqlab.readers import Sentence
     from seqlab.tagger import MAX_NBEST, Tagger
     from seqlab.tokenizer import sentences_of, tokenize
@@ -116,15 +122,25 @@ def _predict(args: argparse.Namespace) -> int:
         if not str(batch_size).isdigit() or int(batch_size) < 1:
             raise DataError(None, None, f"--batch-size: expected a number >= 1 or auto, got {batch_size}")
         batch_size = int(batch_size)
-    tagger = Tagger.load(args.model, device=resolve_device(args.device, "--device"), impl=args.impl)
+    context = from_environment()
+    if context.active and (args.output is None or args.input in (None, "-")):
+        raise DataError(None, None, "under torchrun, predict reads --input FILE and writes --output FILE (each process tags a stripe)")
+    device = resolve_device(args.device, "--device")
+    if context.active and device.type == "cuda":
+        device = torch.device("cuda", context.local_rank)
+    tagger = Tagger.load(args.model, device=device, impl=args.impl)
     if args.text is None:
         sentences = read_sentences(args.input, _input_format(args), tagger.bundle.config.data, args.split_sentences)
-    start, count = time.perf_counter(), 0
-    out = sys.stdout
-    for tagged in tag_stream(tagger, sentences, with_probs=args.probs, nbest=args.nbest, batch_size=batch_size):
-        out.write(format_sentence(tagged, args.format))
-        count += 1
-    out.flush()
+    start = time.perf_counter()
+    texts = (format_sentence(t, args.format) for t in tag_stream(tagger, stripe(sentences, context), args.probs, args.nbest, batch_size=batch_size))
+    if context.active:
+        join(context, torch.device("cpu"))  # gloo: the processes only wait for each other
+        try:
+            count = write_sharded(texts, Path(args.output), context)
+        finally:
+            leave(context)
+    else:
+        count = write_texts(texts, args.output)
     seconds = time.perf_counter() - start
     rate = f", {count / seconds:.3g} sentences/s" if seconds > 0 and count else ""
     log.info("tagged %d sentence%s in %.2fs%s", count, "" if count == 1 else "s", seconds, rate)

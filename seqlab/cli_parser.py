@@ -47,6 +47,8 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
                          help="text: one raw sentence per line; the others are read with the model's data settings. Default: text, "
                               "unless the file is plainly CoNLL, CoNLL-U or JSONL (said on stderr)")
     predict.add_argument("--format", choices=("conll", "jsonl", "text"), default="conll", help="output format")
+    predict.add_argument("--output", help="file to write (default: standard output); required under torchrun, where each process "
+                                          "tags a stripe of the input and the first joins them in input order")
     predict.add_argument("--probs", action="store_true", help="add each token's tag probability and each entity's confidence")
     predict.add_argument("--split-sentences", action="store_true",
                          help="raw text: cut each line (or --text) into sentences with a rule-based splitter (docs/guide.md); offsets stay in the line")

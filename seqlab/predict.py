@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import islice
 
 from seqlab.config import DataConfig
+from seqlab.errors import DataError
 from seqlab.readers import Sentence, iter_sentences
 from seqlab.schemes import spans
 from seqlab.tagger import Analysis, Tagger
@@ -166,3 +168,21 @@ def format_sentence(analysis: Analysis, fmt: str) -> str:
     for rank, (tags, prob) in enumerate(analysis.nbest, start=1):
         lines.append(f"#{rank} p={prob:.4f}: {marked(analysis, tags)}")
     return "\n".join(lines) + "\n"
+
+
+def write_texts(texts: Iterable[str], output: str | None) -> int:
+    """Write ``texts`` to ``output`` (standard output when None); returns how many."""
+    count = 0
+    try:
+        out = sys.stdout if output is None else open(output, "w", encoding="utf-8")
+    except OSError as err:
+        raise DataError(output, None, f"cannot write ({err.strerror or err})") from None
+    try:
+        for text in texts:
+            out.write(text)
+            count += 1
+        out.flush()
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    return count
