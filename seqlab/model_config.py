@@ -45,7 +45,8 @@ class TransformerConfig:
     sentence's vectors for the run."""
     max_length: int | None = bounded(None, lo=4, hi=65536)
     """Subwords per transformer input, special tokens included; longer sentences are read in overlapping
-    windows. ``null``: what the transformer reads (its tokenizer's and position table's limit, at most 512)."""
+    windows. ``null``: what the transformer reads (its tokenizer's stated limit, else the longest input the
+    network accepts, found by trying; at most 512)."""
     stride: int | None = bounded(None, lo=0, hi=65536)
     """Subwords two consecutive windows share; each subword takes its state from the window where it has
     the most context on both sides. Less than a window's subwords (``max_length`` less the special

@@ -180,10 +180,23 @@ def best_window(windows: Sequence[tuple[int, int]], count: int) -> list[tuple[in
 
 
 def input_limit(backbone: Backbone) -> int:
-    """The most tokens one input may hold: the tokenizer's ``model_max_length``, the position table's
-    size, and 512, whichever is least (a position table may hold a few more rows than it reads)."""
-    limits = [512, getattr(backbone.tokenizer, "model_max_length", None), getattr(backbone.network.config, "max_position_embeddings", None)]
-    return min(int(limit) for limit in limits if isinstance(limit, int) and limit > 0)
+    """The most tokens one input may hold: the tokenizer's ``model_max_length`` and 512, whichever is less.
+    A tokenizer that states no limit leaves the position table's size, checked by running the network
+    on inputs that long: some models (RoBERTa's family) read fewer positions than their table holds."""
+    stated = getattr(backbone.tokenizer, "model_max_length", None)
+    if isinstance(stated, int) and 0 < stated <= 100_000:
+        return min(512, stated)
+    table = getattr(backbone.network.config, "max_position_embeddings", None)
+    length = min(512, table) if isinstance(table, int) and table > 0 else 512
+    word = backbone.tokenizer(["a"], is_split_into_words=True, add_special_tokens=False)["input_ids"][0]  # not padding: positions count
+    for candidate in range(length, max(length - 8, 1), -1):
+        try:
+            with torch.no_grad():
+                backbone.network(input_ids=torch.full((1, candidate), word, dtype=torch.long, device=next(backbone.network.parameters()).device))
+            return candidate
+        except (IndexError, RuntimeError):
+            continue
+    return max(length - 8, 1)
 
 
 def special_tokens(tokenizer: Any) -> tuple[list[int], list[int]]:

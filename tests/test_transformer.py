@@ -66,6 +66,19 @@ def test_word_vectors_pool_their_own_subwords(tiny_transformer: Path, pooling: s
     assert torch.equal(got[0, len(SENTENCE) :], torch.zeros(2, module.output_dim))
 
 
+def test_a_byte_level_bpe_model_aligns_words_and_reads_long_sentences_within_its_positions(tmp_path: Path) -> None:
+    from tests.tiny_transformer import build_tiny_roberta
+
+    path = build_tiny_roberta(tmp_path / "roberta")
+    module = embedding(path, pooling="mean")
+    assert module.size == 62  # 66 position rows, 64 read (RoBERTa counts from its padding index), less <s> and </s>
+    words = [*SENTENCE, "\u200b"]  # byte-level BPE gives every word subwords, even a zero-width space
+    torch.testing.assert_close(module([words], len(words))[0], reference(path, words, pooling="mean"), rtol=0, atol=1e-6)
+    long = SENTENCE * 10
+    assert len(module.pieces(long).windows) > 1
+    assert module([long], len(long)).shape == (1, len(long), 32)
+
+
 @given(count=st.integers(1, 300), size=st.integers(2, 40), data=st.data())
 def test_windows_cover_every_subword_and_pick_the_most_context(count: int, size: int, data: st.DataObject) -> None:
     stride = data.draw(st.integers(0, size - 1))
