@@ -188,7 +188,7 @@ def test_raw_text_offsets_in_the_python_api_and_the_cli(tagger, texts, split):
     text = texts[0]
     if "\x00" not in text and tokenize(text):  # the command line: --text, as a user types it
         out = io.StringIO()
-        args = ["-q", "predict", "--model", str(tagger.directory), "--text", text, "--format", "jsonl"] + ["--split-sentences"] * split
+        args = ["-q", "predict", "--model", str(tagger.directory), f"--text={text}", "--format", "jsonl"] + ["--split-sentences"] * split
         with contextlib.redirect_stdout(out):
             assert main(args) == 0
         check_offsets(text, [json.loads(line) for line in out.getvalue().splitlines()])
