@@ -109,15 +109,6 @@ def _where(path: str, sentence: Sentence, token: int | None, fmt: str) -> str:
     return f"{path}:{line}" if line else path
 
 
-class _Findings(dict):
-    """Findings by kind, created on first use, in a fixed order for the report."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        for severity, kind, message in KINDS:
-            self[kind] = Finding(severity, kind, message)
-
-
 KINDS = (
     ("error", "unreadable", "lines the reader cannot read (training stops at the first)"),
     ("error", "bare-tag", "tags that are neither O nor PREFIX-TYPE under a span scheme (training refuses them; data.tag_scheme: none reads them as plain labels)"),
@@ -128,6 +119,9 @@ KINDS = (
     ("warning", "token-like-tag", "tokens that look like tags (token and tag columns swapped?)"),
     ("warning", "rare-type", f"entity types with fewer than {RARE_TYPE} training mentions"),
 )
+"""Every kind of finding, in the report's order: (severity, kind, what it means)."""
+
+_Findings = dict[str, Finding]
 
 
 def _read(path: str, data: DataConfig, fmt: str, found: _Findings) -> list[Sentence]:
@@ -151,15 +145,15 @@ def debug_data(train: str, dev: str | None = None, test: str | None = None, data
     if fmt is None:
         sniffed = sniff_format(train)
         fmt = sniffed[0] if sniffed is not None and sniffed[0] != "text" else data.format
-    found = _Findings()
+    found: _Findings = {kind: Finding(severity, kind, message) for severity, kind, message in KINDS}
     named = [("train", train), ("dev", dev), ("test", test)]
     read = {name: _read(path, data, fmt, found) for name, path in named if path is not None}
-    labelled = {name: [s for s in sentences if s.tags is not None] for name, sentences in read.items()}
-    scheme = data.tag_scheme if data.tag_scheme != "auto" else detect_scheme(s.tags for s in labelled.get("train", []))
+    train_sents = read.get("train", [])  # read as labelled: every sentence has its tags
+    scheme = data.tag_scheme if data.tag_scheme != "auto" else detect_scheme(s.tags or () for s in train_sents)
     span_scheme = scheme in SCHEMES
-    train_tags = {_label(t, scheme) for s in labelled.get("train", []) for t in s.tags or ()}
-    train_words = {t for s in read.get("train", []) for t in s.tokens}
-    train_sentences = {s.tokens for s in read.get("train", [])}
+    train_tags = {_label(t, scheme) for s in train_sents for t in s.tags or ()}
+    train_words = {t for s in train_sents for t in s.tokens}
+    train_sentences = {s.tokens for s in train_sents}
     splits, oov = [], {}
     for name, path in named:
         if path is None:

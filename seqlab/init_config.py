@@ -21,7 +21,7 @@ from typing import Literal
 
 from seqlab.config import DataConfig
 from seqlab.errors import DataError
-from seqlab.readers import read_corpus, sniff_format
+from seqlab.readers import read_corpus, read_lines, sniff_format
 from seqlab.schemes import SCHEMES, detect_scheme
 
 Task = Literal["ner", "pos"]
@@ -48,8 +48,8 @@ def survey(train: str) -> Corpus:
     sentences = read_corpus(train, DataConfig(format=fmt))
     tags = {t for s in sentences for t in s.tags or ()}
     columns = 0
-    if fmt == "conll":
-        first = next(line for line in Path(train).read_text(encoding="utf-8").splitlines() if line.strip() and not line.startswith("-DOCSTART-"))
+    if fmt == "conll":  # the first token line, read lazily (the reader checked every line has as many)
+        first = next(text for _, text in read_lines(train) if text.strip() and not text.startswith("-DOCSTART-"))
         columns = len(first.split())
     return Corpus(fmt, len(sentences), sum(len(s.tokens) for s in sentences), len(tags), detect_scheme(s.tags or () for s in sentences), columns)
 

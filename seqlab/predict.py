@@ -19,6 +19,7 @@ from seqlab.errors import DataError
 from seqlab.readers import Sentence, iter_sentences
 from seqlab.schemes import spans
 from seqlab.tagger import Analysis, Tagger
+from seqlab.tokenizer import Source
 
 log = logging.getLogger("seqlab")
 
@@ -99,23 +100,26 @@ def _span_of_token(analysis: Analysis) -> list[float | None]:
 def marked(analysis: Analysis, tags: Sequence[str], confidences: dict[tuple[int, int], float] | None = None) -> str:
     """The sentence with each span of ``tags`` bracketed as ``[TYPE text]`` (with its confidence when
     given): inside the original text, whitespace and all, for raw text; else the tokens joined by spaces."""
-    found = spans(tags)
-    source = analysis.source
-    if source is None:
-        words = list(analysis.tokens)
-        for span in reversed(found):
-            extra = f" {confidences[(span.start, span.end)]:.3f}" if confidences and (span.start, span.end) in confidences else ""
-            words[span.start : span.end] = [f"[{span.type} " + " ".join(words[span.start : span.end]) + extra + "]"]
-        return " ".join(words)
+    source = analysis.source or _joined(analysis.tokens)
     begin, finish = source.region
     parts, at = [], begin
-    for span in found:
+    for span in spans(tags):
         start, end = source.offsets[span.start][0], source.offsets[span.end - 1][1]
         extra = f" {confidences[(span.start, span.end)]:.3f}" if confidences and (span.start, span.end) in confidences else ""
         parts += [source.text[at:start], f"[{span.type} {source.text[start:end]}{extra}]"]
         at = end
     parts.append(source.text[at:finish])
     return "".join(parts)
+
+
+def _joined(tokens: Sequence[str]) -> Source:
+    """Pre-tokenised words as if they were the text ``" ".join(tokens)``."""
+    offsets, at = [], 0
+    for token in tokens:
+        offsets.append((at, at + len(token)))
+        at += len(token) + 1
+    text = " ".join(tokens)
+    return Source(text, tuple(offsets), (0, len(text)))
 
 
 def record(analysis: Analysis) -> dict:

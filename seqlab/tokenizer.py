@@ -65,7 +65,7 @@ def sentences_of(text: str, split: bool = False) -> list[tuple[tuple[str, ...], 
     """The tokens of ``text`` with their ``Source``: one sentence (the whole text, even without tokens),
     or with ``split`` one per sentence of ``split_sentences`` (none for a text without tokens)."""
     spans = token_spans(text)
-    regions = split_sentences(text) if split else [(0, len(text))]
+    regions = _sentence_regions(text, spans) if split else [(0, len(text))]
     out, k = [], 0
     for begin, finish in regions:  # regions and tokens are both in text order: one pass
         first = k
@@ -89,12 +89,15 @@ def tokenize(text: str) -> list[str]:
 def split_sentences(text: str) -> list[tuple[int, int]]:
     """``(start, end)`` of each sentence of ``text``, from its first token's start to its last token's end
     (whitespace between sentences belongs to none); a text without tokens has no sentence."""
-    spans = token_spans(text)
+    return _sentence_regions(text, token_spans(text))
+
+
+def _sentence_regions(text: str, spans: list[tuple[str, int, int]]) -> list[tuple[int, int]]:
+    """``split_sentences`` for ``text`` already cut into ``spans``."""
     sentences: list[tuple[int, int]] = []
     first = 0
-    for k, (token, start, end) in enumerate(spans):
-        following = spans[k + 1] if k + 1 < len(spans) else None
-        if following is None or _ends_here(spans, k, text):
+    for k, (_, _, end) in enumerate(spans):
+        if k + 1 == len(spans) or _ends_here(spans, k, text):
             sentences.append((spans[first][1], end))
             first = k + 1
     return sentences
@@ -104,7 +107,7 @@ def _ends_here(spans: list[tuple[str, int, int]], k: int, text: str) -> bool:
     """Whether a sentence ends after token ``k`` (the next token exists)."""
     token, _, end = spans[k]
     following, next_start, _ = spans[k + 1]
-    if "\n" in text[end:next_start] and text[end:next_start].count("\n") >= 2:
+    if text.count("\n", end, next_start) >= 2:
         return True  # a blank line
     if token in _CLOSERS and k > 0 and spans[k - 1][0] in _ENDS:
         token, k = spans[k - 1][0], k - 1  # "…?" then a closing quote: decide on the punctuation

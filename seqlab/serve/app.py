@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import AsyncIterator
 from importlib import resources
 from pathlib import Path
@@ -28,7 +27,8 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from seqlab.bundle import METRICS
+from seqlab.bundle import read_summary
+from seqlab.errors import ModelError
 from seqlab.predict import record
 from seqlab.serve.batching import Batcher
 from seqlab.serve.openapi import OPENAPI
@@ -47,8 +47,8 @@ def model_summary(tagger: Tagger, directory: Path) -> dict[str, Any]:
     config = tagger.bundle.config
     vocabs = tagger.bundle.vocabs
     metrics = None
-    with contextlib.suppress(OSError, ValueError):
-        summary = json.loads((directory / METRICS).read_text(encoding="utf-8"))
+    with contextlib.suppress(ModelError, KeyError, TypeError):  # no or an odd metrics.json: no metrics
+        summary = read_summary(directory)
         metrics = {split: {k: summary[split][k] for k in ("precision", "recall", "f1", "accuracy")} for split in ("dev", "test") if summary.get(split)}
     return {
         "name": directory.name,
