@@ -91,7 +91,9 @@ def _evaluate(args: argparse.Namespace) -> int:
     from seqlab.tagger import Tagger
 
     _threads(args)
-    rep = evaluate_file(Tagger.load(args.model, impl=args.impl), args.data)
+    from seqlab.runtime import with_runtime
+
+    rep = evaluate_file(with_runtime(Tagger.load(args.model, impl=args.impl), args.runtime, args.quantize), args.data)
     print(json.dumps(rep.to_json()) if args.json else _format_report(rep))
     return 0
 
@@ -128,7 +130,9 @@ def _predict(args: argparse.Namespace) -> int:
     device = resolve_device(args.device, "--device")
     if context.active and device.type == "cuda":
         device = torch.device("cuda", context.local_rank)
-    tagger = Tagger.load(args.model, device=device, impl=args.impl)
+    from seqlab.runtime import with_runtime
+
+    tagger = with_runtime(Tagger.load(args.model, device=device, impl=args.impl), args.runtime, args.quantize)
     if args.text is None:
         sentences = read_sentences(args.input, _input_format(args), tagger.bundle.config.data, args.split_sentences)
     start = time.perf_counter()

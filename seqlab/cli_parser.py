@@ -33,6 +33,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     evaluate.add_argument("--data", required=True, help="labelled file in the model's data format")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     evaluate.add_argument("--impl", choices=("fused", "scratch"), help="run the recurrent encoder with this implementation (same weights)")
+    _runtime_options(evaluate)
     evaluate.add_argument("--threads", type=int, metavar="N", help="CPU threads for torch (default: torch's)")
 
     predict = sub.add_parser("predict", help="tag raw text or a file", description=(
@@ -54,6 +55,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
                          help="raw text: cut each line (or --text) into sentences with a rule-based splitter (docs/guide.md); offsets stay in the line")
     predict.add_argument("--nbest", type=int, default=0, metavar="K", help="also give the K best tag sequences with their probabilities")
     predict.add_argument("--impl", choices=("fused", "scratch"), help="run the recurrent encoder with this implementation (same weights)")
+    _runtime_options(predict)
     predict.add_argument("--batch-size", default="auto", metavar="N|auto",
                          help="sentences per decode batch; auto (default): sizes 8-512 timed on parts of the input's first 2,048 sentences "
                               "and the fastest kept (inputs under 1,024 sentences: the model's train.eval_batch_size)")
@@ -146,3 +148,10 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     plot.add_argument("--model", required=True, help="model directory")
     plot.add_argument("--out", help="PNG file (default MODEL/curves.png)")
     return parser, dict(sub.choices)
+
+
+def _runtime_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--runtime", choices=("torch", "onnxruntime"), default="torch",
+                        help="what computes the tag scores: torch (default) or ONNX Runtime on the model exported at load time (needs .[export]); "
+                             "the decode is the model's own either way")
+    parser.add_argument("--quantize", choices=("int8",), help="int8 dynamic quantization of the recurrent and linear layers (CPU; a few tags can change)")

@@ -84,7 +84,7 @@ class RecurrentEncoder(nn.Module):
             if _all_full(lengths, seq):
                 h, _ = self.rnn(x)  # (B, L, hidden × directions): no padding, so packing would change nothing
                 return self.output_dropout(h)
-            if x.device.type == "cpu" and not capturing():
+            if x.device.type == "cpu" and not capturing() and isinstance(self.rnn, nn.RNNBase):  # not a quantized copy
                 return self.output_dropout(unpacked(self.rnn, x, lengths))  # (B, L, hidden × directions)
             packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
             out, _ = self.rnn(packed)

@@ -11,7 +11,7 @@ converted back to the scheme of the training files (``data.tag_scheme``).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,6 +104,9 @@ class Tagger:
         self.model_scheme = bundle.config.model.decoder.scheme
         self.directory: Path | None = None
         """The model directory it was loaded from (``load``), if any."""
+        self.scores: Callable[[Batch], torch.Tensor] = self.model.emissions
+        """What computes a batch's tag scores ``(B, L, T)`` for ``infer`` (``seqlab.runtime`` swaps it)."""
+        self.runtime = "torch"
         scheme = bundle.config.data.tag_scheme
         self.output_scheme = scheme if scheme in (*SCHEMES, "none") else self.model_scheme
 
@@ -231,7 +234,7 @@ class Tagger:
         self.model.eval()
         for batch, positions in batched(encoded, batch_size or self.bundle.config.train.eval_batch_size):
             batch = batch.to(self.device)
-            emissions = self.model.emissions(batch)  # (B, L, T)
+            emissions = self.scores(batch)  # (B, L, T)
             paths = head.decode(emissions, batch.mask)  # (B, L)
             rows = paths.cpu().tolist()
             marginals: list[list[float]] = [[] for _ in positions]

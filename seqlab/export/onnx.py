@@ -74,8 +74,16 @@ class OnnxTagger:
         meta = self.session.get_modelmeta().custom_metadata_map
         self.normalise, self.independent = (meta.get(f"seqlab.{flag}", "0") == "1" for flag in FLAGS)
 
-    def __call__(self, words: torch.Tensor, chars: torch.Tensor, casing: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    def run(self, words: torch.Tensor, chars: torch.Tensor, casing: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The graph's outputs ``(scores (B, L, T), start, transitions, end)``."""
         given = dict(zip(INPUTS, (words, chars, casing, lengths)))
-        scores, start, transitions, end = (torch.from_numpy(a) for a in self.session.run(None, {name: given[name].numpy() for name in self.inputs}))
+        return tuple(torch.from_numpy(a) for a in self.session.run(None, {name: given[name].cpu().numpy() for name in self.inputs}))
+
+    def scores(self, words: torch.Tensor, chars: torch.Tensor, casing: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """The tag scores ``(B, L, T)``."""
+        return self.run(words, chars, casing, lengths)[0]
+
+    def __call__(self, words: torch.Tensor, chars: torch.Tensor, casing: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        scores, start, transitions, end = self.run(words, chars, casing, lengths)
         mask = torch.arange(scores.shape[1]).unsqueeze(0) < lengths.unsqueeze(1)  # (B, L)
         return decode_tags(scores, mask, start, transitions, end, self.normalise, self.independent)
