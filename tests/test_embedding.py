@@ -113,3 +113,20 @@ def test_char_features_of_shared_spellings_equal_computing_every_word(kind, monk
     assert torch.allclose(shared, alone, atol=1e-6)
     for a, b in zip(grads, oracle):
         assert torch.allclose(a, b, atol=1e-5)
+
+
+@pytest.mark.parametrize("kernel", [1, 2, 3, 4, 5])
+def test_char_cnn_window_product_is_torchs_convolution(kernel, monkeypatch):
+    """The CPU path (each position's window times the filters, one matrix product) gives the values and
+    gradients of ``nn.Conv1d`` (the path graph captures and GPUs take), padding characters included."""
+    torch.manual_seed(kernel)
+    module = CharCNN(9, 5, 6, kernel)
+    chars = _repeated_chars(kernel)
+    windows = module(chars)
+    grads = torch.autograd.grad(windows.square().sum(), list(module.parameters()))
+    monkeypatch.setattr(embedding, "_share_spellings", lambda flat: False)
+    conv = module(chars)
+    oracle = torch.autograd.grad(conv.square().sum(), list(module.parameters()))
+    assert torch.allclose(windows, conv, atol=1e-6)
+    for a, b in zip(grads, oracle):
+        assert torch.allclose(a, b, atol=1e-5)
