@@ -31,7 +31,7 @@ from seqlab.distributed import SINGLE, Context, any_rank, from_main, gather_rng,
 from seqlab.errors import ModelError, SeqlabError
 from seqlab.evaluate import Evaluator
 from seqlab.metrics import Report
-from seqlab.prepare import Corpus, Optimisation, warm_up
+from seqlab.prepare import Corpus, Optimisation, clip_gradients, warm_up
 from seqlab.model import count_parameters
 from seqlab.tagger import Tagger
 
@@ -293,7 +293,7 @@ def train_epoch(run: Run, order: list[list[int]], epoch: int, progress: bool | N
                     scaler.unscale_(optimizer)
                 else:
                     objective.backward()
-                norm = float(nn.utils.clip_grad_norm_(model.parameters(), max_norm))  # scales only when clipping
+                norm = clip_gradients(list(model.parameters()), max_norm)  # scales only when clipping
             state.step += 1
             overflow = scaler is not None and math.isfinite(value) and not math.isfinite(norm)
             if math.isfinite(value) and (math.isfinite(norm) or overflow):

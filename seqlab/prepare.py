@@ -100,6 +100,39 @@ def make_optimizer(params: Sequence[nn.Parameter] | list[dict], train: TrainConf
     return torch.optim.AdamW(params, lr=train.lr, weight_decay=train.weight_decay)
 
 
+def sparse_rows(model: TaggerModel, train: TrainConfig, distributed: bool) -> bool:
+    """Give the word embedding a sparse gradient (only the rows the batch used) when the optimiser moves a
+    row by its own gradient alone: plain SGD (no momentum, no weight decay), in one process. Rows no word
+    of the batch used have a zero gradient and ``w − lr·0 = w``, so the step is the dense one restricted to
+    the used rows (up to the order in which a repeated word's gradients are summed), and a step no longer
+    reads and writes every row of the table (CoNLL-2003: 2.5M weights, docs/benchmarks.md). Returns
+    whether it did."""
+    words = model.embedding.words
+    use = words is not None and words.weight.requires_grad and train.optimizer == "sgd" and train.momentum == 0 and train.weight_decay == 0 and not distributed
+    if words is not None:
+        words.sparse = use
+    return use
+
+
+def clip_gradients(parameters: Sequence[nn.Parameter], max_norm: float) -> float:
+    """``torch.nn.utils.clip_grad_norm_`` (the global L2 norm of the gradients, scaled down to ``max_norm``
+    when above it; returns the norm before clipping) for gradients that may be sparse (``sparse_rows``):
+    a sparse one is coalesced first (a repeated row's entries summed), so its norm is that of the dense
+    gradient. With only dense gradients it is torch's own function, bit for bit."""
+    parameters = [p for p in parameters if p.grad is not None]
+    if not any(p.grad.is_sparse for p in parameters):
+        return float(nn.utils.clip_grad_norm_(parameters, max_norm))
+    for p in parameters:
+        if p.grad.is_sparse:
+            p.grad = p.grad.coalesce()
+    total = nn.utils.get_total_norm([p.grad._values() if p.grad.is_sparse else p.grad for p in parameters])
+    if total > max_norm:
+        scale = max_norm / (float(total) + 1e-6)  # as torch's clip_grads_with_norm_
+        for p in parameters:
+            p.grad.mul_(scale)
+    return float(total)
+
+
 def make_schedule(optimizer: torch.optim.Optimizer, train: TrainConfig) -> torch.optim.lr_scheduler.LambdaLR:
     """``lr_e = lr / (1 + lr_decay · e)`` in epoch ``e`` (0-based); stepped once per epoch."""
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 1.0 / (1.0 + train.lr_decay * epoch))

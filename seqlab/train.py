@@ -31,7 +31,7 @@ from seqlab.evaluate import Evaluator
 from seqlab.loop import Clock, Place, Run, TrainingError, TrainingInterrupted, TrainResult, loop
 from seqlab.metrics import Report
 from seqlab.model import Objective, count_parameters
-from seqlab.prepare import Prepared, prepare_run
+from seqlab.prepare import Prepared, prepare_run, sparse_rows
 from seqlab.tagger import Tagger
 from seqlab.transformer import SUBDIRECTORY as TRANSFORMER_FILES, save_backbone
 
@@ -169,6 +169,7 @@ def start_run(
     """The ``Run`` the loop works on: the prepared parts, the objective (DDP-wrapped when distributed),
     and the dev scorer (rank 0)."""
     model = prepared.optimisation.model
+    sparse_rows(model, prepared.config.train, place.context.active)
     tagger = Tagger(model, prepared.bundle, place.device)
     corpus = prepared.corpus
     dev = Evaluator(tagger, corpus.dev, confidence=False) if corpus.dev and place.context.main else None
