@@ -6,10 +6,13 @@ on the *apple* tokens. The record behind docs/recipes.md.
 Recipes:
   defaults     a config that gives only the data paths (seqlab's built-in defaults)
   conll_fast   configs/conll2003_fast.yaml with only the data paths changed
+  ud_pos       configs/ud_pos.yaml with only the data paths changed (a directory of .conllu files)
   init         what `seqlab init config` writes for the corpus, unchanged
 
 Corpora: ``apple`` (data/apple) and any directory with train/dev/test.conll, named ``NAME=DIR`` (e.g. a
 noisy CoNLL-2003 subset written by scripts/make_noisy_conll.py).
+
+A corpus directory holds train/dev/test.conll, or train/dev/test.conllu (read with data.format=conllu).
 
 Usage: python scripts/bench_recipes.py --corpus apple --corpus noisy=/tmp/noisy [--recipes defaults init]
                                        [--seeds 1 2 3] [--out runs/recipes] [--set KEY=VALUE ...]
@@ -31,15 +34,17 @@ from seqlab.train import quiet_training, train  # noqa: E402
 
 
 def config_for(recipe: str, corpus: Path, out: Path, seed: int, overrides: list[str]):
-    paths = [f"data.train={corpus / 'train.conll'}", f"data.dev={corpus / 'dev.conll'}", f"data.test={corpus / 'test.conll'}"]
+    suffix = ".conllu" if (corpus / "train.conllu").exists() else ".conll"
+    paths = [f"data.{s}={corpus / (s + suffix)}" for s in ("train", "dev", "test")] + (["data.format=conllu"] if suffix == ".conllu" else [])
     common = [*paths, f"seed={seed}", "train.threads=1", *overrides]
     if recipe == "defaults":
         return load_config(None, common)
-    if recipe == "conll_fast":
-        return load_config(ROOT / "configs" / "conll2003_fast.yaml", [*common, "data.tag_scheme=auto"])
+    if recipe in ("conll_fast", "ud_pos"):
+        scheme = ["data.tag_scheme=auto"] if recipe == "conll_fast" else []
+        return load_config(ROOT / "configs" / f"{recipe.replace('_fast', '2003_fast')}.yaml", [*common, *scheme])
     written = out.with_suffix(".yaml")
     written.parent.mkdir(parents=True, exist_ok=True)
-    written.write_text(recommend(*(str(corpus / f"{s}.conll") for s in ("train", "dev", "test"))), encoding="utf-8")
+    written.write_text(recommend(*(str(corpus / (s + suffix)) for s in ("train", "dev", "test"))), encoding="utf-8")
     return load_config(written, [f"seed={seed}", "train.threads=1", *overrides])
 
 
@@ -57,7 +62,7 @@ def main() -> None:
     parser.add_argument("--out", default="runs/recipes")
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     args = parser.parse_args()
-    print(f"{'corpus':8} {'recipe':11} {'seed':>4} {'best':>4} {'epochs':>6} {'dev F1':>7} {'test F1':>7} {'drop>5':>7} {'apple acc':>9}")
+    print(f"{'corpus':8} {'recipe':11} {'seed':>4} {'best':>4} {'epochs':>6} {'dev F1':>7} {'test F1':>7} {'drop>5':>7} {'test acc':>8} {'apple acc':>9}")
     for spec in args.corpus:
         name, _, directory = spec.partition("=")
         corpus = ROOT / "data" / "apple" if name == "apple" else Path(directory)
@@ -69,7 +74,7 @@ def main() -> None:
                 history = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
                 apple = f"{100 * apple_accuracy(Tagger.load(out), corpus)['all']:9.1f}" if name == "apple" else f"{'':9}"
                 print(f"{name:8} {recipe:11} {seed:4d} {result.best_epoch:4d} {result.epochs_run:6d} {result.dev.f1:7.4f} "
-                      f"{result.test.f1:7.4f} {largest_drop(history):7.4f} {apple}", flush=True)
+                      f"{result.test.f1:7.4f} {largest_drop(history):7.4f} {result.test.accuracy:8.4f} {apple}", flush=True)
 
 
 if __name__ == "__main__":

@@ -209,7 +209,7 @@ def end_epoch(run: Run, epoch: int, record: dict) -> None:
         state.best_epoch, state.stale = epoch, 0
         if main:
             save_weights(place.directory, run.optimisation.model)
-    else:
+    elif state.best_score:  # patience starts once the dev score is above 0: a model that finds nothing yet is not stalling
         state.stale += 1
     if main:
         _append_history(place.directory / files.HISTORY, record)

@@ -11,7 +11,7 @@ from seqlab.typecheck import bounded
 
 @dataclass(frozen=True)
 class CharConfig:
-    kind: Literal["none", "cnn", "lstm"] = "none"
+    kind: Literal["none", "cnn", "lstm"] = "cnn"
     """Character-level word features: ``none``; ``cnn`` (per-word convolution, max-pooled over characters);
     ``lstm`` (per-word character BiLSTM, its two final states concatenated; Lample et al., 2016)."""
     dim: int = bounded(30, lo=1, hi=1024)
@@ -60,13 +60,13 @@ class TransformerConfig:
 class EmbeddingConfig:
     dim: int = bounded(100, lo=0, hi=8192)
     """Word embedding size; 0 turns the word embedding off (e.g. when a transformer gives the word vectors)."""
-    dropout: float = bounded(0.0, lo=0.0, hi=1.0, hi_open=True)
+    dropout: float = bounded(0.5, lo=0.0, hi=1.0, hi_open=True)
     """Dropout on the token representation (word + char features) before the encoder."""
-    word_dropout: float = bounded(0.0, lo=0.0, hi=1.0, hi_open=True)
+    word_dropout: float = bounded(0.05, lo=0.0, hi=1.0, hi_open=True)
     """During training, replace each known word by the unknown-word id with this probability."""
     char: CharConfig = field(default_factory=CharConfig)
     """Character-level word features."""
-    init: Literal["normal", "uniform"] = "normal"
+    init: Literal["normal", "uniform"] = "uniform"
     """Initial word, character and casing vectors: ``normal``, torch's N(0, 1) per entry; ``uniform``,
     U(−√(3/dim), √(3/dim)) per entry (Lample et al. 2016, NCRF++), so that each vector has an expected
     squared norm of 1 instead of ``dim``."""
@@ -92,7 +92,7 @@ class EncoderConfig:
     """Number of stacked recurrent layers."""
     bidirectional: bool = True
     """Also read the sentence right to left, so each position sees its future context."""
-    dropout: float = bounded(0.0, lo=0.0, hi=1.0, hi_open=True)
+    dropout: float = bounded(0.5, lo=0.0, hi=1.0, hi_open=True)
     """Dropout between stacked layers and on the encoder output."""
     impl: Literal["fused", "scratch"] = "fused"
     """``fused``: torch's ``nn.RNN/LSTM/GRU`` (fast default); ``scratch``: the cells written out from their

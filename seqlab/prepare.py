@@ -153,7 +153,8 @@ def apply_hyperparameters(optimizer: torch.optim.Optimizer, schedule: torch.opti
 
 
 def to_model_scheme(config: Config, sentences: list[Sentence]) -> tuple[Config, list[Sentence]]:
-    """Resolve ``data.tag_scheme: auto`` and convert the training tags to ``model.decoder.scheme``.
+    """Resolve ``data.tag_scheme: auto`` (and ``train.metric: auto`` from it) and convert the training tags
+    to ``model.decoder.scheme``.
 
     Sequences that are invalid in the files' scheme are repaired the conlleval way and counted.
     """
@@ -163,6 +164,9 @@ def to_model_scheme(config: Config, sentences: list[Sentence]) -> tuple[Config, 
         log.info("tag scheme of %s: %s", config.data.train, scheme)
         config = dataclasses.replace(config, data=dataclasses.replace(config.data, tag_scheme=scheme))
     check_tags(sentences, scheme, config.data.train)
+    if config.train.metric == "auto":
+        metric = "f1" if scheme in SCHEMES else "accuracy"
+        config = dataclasses.replace(config, train=dataclasses.replace(config.train, metric=metric))
     if scheme not in SCHEMES:
         return config, sentences  # plain labels: nothing to convert
     repaired = sum(not is_valid(s.tags or (), scheme) for s in sentences)

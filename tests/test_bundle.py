@@ -23,8 +23,8 @@ def test_saved_model_reloads_with_identical_weights_and_predictions(model_dir, t
     for (name, a), (_, b) in zip(tagger.model.state_dict().items(), again.model.state_dict().items()):
         assert torch.equal(a, b), name
     saved = load_bundle(model_dir).config
-    assert saved.data.tag_scheme == "bio"  # "auto" is resolved from the training tags and saved
-    assert replace_in(saved, "data.tag_scheme", "auto") == tiny_config
+    assert saved.data.tag_scheme == "bio" and saved.train.metric == "f1"  # "auto" is resolved from the training tags and saved
+    assert replace_in(replace_in(saved, "data.tag_scheme", "auto"), "train.metric", "auto") == tiny_config
     text = ["I eat the apple .", "the Apple shares rose today ."]
     assert [t.tags for t in tagger.predict(text)] == [t.tags for t in again.predict(text)]
 

@@ -177,3 +177,27 @@ def test_aliases_are_refused_and_long_values_are_cut_in_messages(tmp_path):
 def test_a_config_file_without_output_dir_writes_to_runs_and_its_name(tmp_path):
     assert load_config(write(tmp_path, "seed: 3\n", name="my_ner.yaml")).output_dir == "runs/my_ner"
     assert load_config(None).output_dir == "runs/model"
+
+
+def test_a_config_with_only_the_data_paths_trains_with_the_measured_recipe(tiny_data, tmp_path):
+    """The built-in defaults are the recipe of docs/recipes.md, and it learns a corpus given nothing else."""
+    from seqlab.train import train
+
+    config = load_config(None, [f"data.{split}={path}" for split, path in tiny_data.items()] + [f"output_dir={tmp_path / 'm'}"])
+    train_, embedding = config.train, config.model.embedding
+    assert (train_.optimizer, train_.lr, train_.lr_decay, train_.loss_reduction, train_.clip_grad_norm, train_.patience) == ("adam", 0.002, 0.05, "mean", 5.0, 5)
+    assert (embedding.dropout, embedding.word_dropout, embedding.char.kind, embedding.init, config.model.encoder.dropout) == (0.5, 0.05, "cnn", "uniform", 0.5)
+    result = train(config, progress=False)
+    assert result.test is not None and result.test.f1 > 0.8, result.test
+
+
+def test_the_metric_follows_the_tags_unless_given(tiny_data, tmp_path):
+    """``train.metric: auto``: span F1 for span tags, token accuracy for plain labels; the saved config holds it."""
+    from seqlab.prepare import prepare_run
+    from tests.test_init_config import TINY_CONLLU
+
+    spans = prepare_run(load_config(None, [f"data.train={tiny_data['train']}"])).config
+    labels = prepare_run(load_config(None, [f"data.train={TINY_CONLLU}", "data.format=conllu"])).config
+    given = prepare_run(load_config(None, [f"data.train={TINY_CONLLU}", "data.format=conllu", "train.metric=f1"])).config
+    assert (spans.train.metric, labels.train.metric, given.train.metric) == ("f1", "accuracy", "f1")
+    assert labels.data.tag_scheme == "none"

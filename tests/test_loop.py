@@ -85,6 +85,19 @@ def test_end_of_epoch_keeps_the_best_weights_counts_patience_and_stops(tiny_conf
     assert run.progress.best_dev["f1"] == 0.7
 
 
+def test_patience_starts_once_the_dev_score_is_above_zero(tiny_config, tmp_path):
+    """Epochs at dev F1 0 (everything tagged O: nothing found yet) do not use up the patience."""
+    config = replace_in(replace_in(tiny_config, "train.patience", 2), "train.epochs", 10)
+    run = make_run(config, tmp_path / "m")
+    run.dev = Scores([0.0, 0.0, 0.0, 0.0, 0.3, 0.3, 0.2])
+    stale = []
+    for epoch in range(1, 8):
+        end_epoch(run, epoch, {"loss": 1.0, "train_sents_per_s": 1.0})
+        stale.append((run.progress.stale, run.progress.stopped))
+    assert stale == [(0, False)] * 4 + [(0, False), (1, False), (2, True)]
+    assert run.progress.best_epoch == 5
+
+
 def test_stop_at_ends_the_run_once_dev_reaches_it(tiny_config, tmp_path):
     config = replace_in(replace_in(tiny_config, "train.stop_at", 0.9), "train.epochs", 10)
     run = make_run(config, tmp_path / "m")

@@ -240,7 +240,7 @@ def test_bad_transformer_settings_are_one_line_errors(tiny_transformer: Path, tm
     with pytest.raises(ModelError, match=r"stride: 20 must be less than the 14 subwords"):
         embedding(tiny_transformer, max_length=16, stride=20)
     with pytest.raises(ConfigError, match=r"without a representation"):
-        load_config(None, ["model.embedding.dim=0"])
+        load_config(None, ["model.embedding.dim=0", "model.embedding.char.kind=none"])
     with pytest.raises(ConfigError, match=r"layers.*expected list of int"):
         load_config(None, ["model.embedding.transformer.layers=last"])
     assert load_config(None, ["model.embedding.transformer.layers=[-1, -2]"]).model.embedding.transformer.layers == (-1, -2)
