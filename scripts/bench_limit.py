@@ -164,32 +164,10 @@ def floor_train(args: argparse.Namespace) -> dict:
 
 def floor_decode(args: argparse.Namespace) -> dict:
     """floor.py's model and Viterbi over the test set at this batch size, batches built first (its way)."""
-    import importlib.util
+    from benchmark import floor_decode_seconds  # scripts/benchmark.py, beside this script
 
-    import torch
-
-    spec = importlib.util.spec_from_file_location("floor", FLOOR)
-    floor = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(floor)
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(1)
-    train = floor.read_conll(str(Path(args.data) / "train.txt"))
-    test = floor.read_conll(str(Path(args.data) / "test.txt"))
-    word_ids, char_ids, tag_ids = floor.build_vocab(train)
-    for _, tags in test:
-        for tag in floor.iob1_to_bioes(tags):
-            tag_ids.setdefault(tag, len(tag_ids))
-    items = floor.Encoded(test, word_ids, char_ids, tag_ids).items
-    model = floor.Tagger(len(word_ids), len(char_ids), len(tag_ids), 100).eval()
-    order = sorted(range(len(items)), key=lambda k: len(items[k][0]))
-    size = args.batch_size
-    batches = [floor.collate([items[k] for k in order[i : i + size]]) for i in range(0, len(order), size)]
-    start = time.perf_counter()
-    with torch.no_grad():
-        for words, chars, _, mask, lengths in batches:
-            paths = model.crf.decode(model.emissions(words, chars, lengths), mask)
-            [p[:n] for p, n in zip(paths.tolist(), lengths.tolist())]
-    return {"decode_s": time.perf_counter() - start, "sents": len(items)}
+    (seconds,), sentences = floor_decode_seconds(args.data, args.threads, args.batch_size, 1)
+    return {"decode_s": seconds, "sents": sentences}
 
 
 def profile_train(args: argparse.Namespace) -> dict:

@@ -39,9 +39,10 @@ def config_for(recipe: str, corpus: Path, out: Path, seed: int, overrides: list[
     common = [*paths, f"seed={seed}", "train.threads=1", *overrides]
     if recipe == "defaults":
         return load_config(None, common)
-    if recipe in ("conll_fast", "ud_pos"):
-        scheme = ["data.tag_scheme=auto"] if recipe == "conll_fast" else []
-        return load_config(ROOT / "configs" / f"{recipe.replace('_fast', '2003_fast')}.yaml", [*common, *scheme])
+    if recipe == "conll_fast":
+        return load_config(ROOT / "configs" / "conll2003_fast.yaml", [*common, "data.tag_scheme=auto"])
+    if recipe == "ud_pos":
+        return load_config(ROOT / "configs" / "ud_pos.yaml", common)
     written = out.with_suffix(".yaml")
     written.parent.mkdir(parents=True, exist_ok=True)
     written.write_text(recommend(*(str(corpus / (s + suffix)) for s in ("train", "dev", "test"))), encoding="utf-8")

@@ -37,7 +37,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     base = Tagger.load(args.model)
     sentences = read_corpus(args.data, base.bundle.config.data)
-    encoded = [e for e in base.encode_tokens([s.tokens for s in sentences])]
+    encoded = base.encode_tokens([s.tokens for s in sentences])
     taggers, built = {}, {}
     for runtime, quantize in RUNTIMES:
         name = runtime + (f"-{quantize}" if quantize else "")

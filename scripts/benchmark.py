@@ -95,9 +95,10 @@ def seqlab_worker(args: argparse.Namespace) -> dict:
     }
 
 
-def floor_worker(args: argparse.Namespace) -> dict:
-    """The floor's decode (its own model, batching and Viterbi, imported from floor.py) timed over two
-    passes of the test set with batches built first, as floor.py builds them; floor.py itself times one."""
+def floor_decode_seconds(data: str, threads: int, size: int, passes: int) -> tuple[list[float], int]:
+    """Seconds of each of ``passes`` decodes of the test set by the floor's own model, batching and
+    Viterbi (imported from floor.py), batches of ``size`` built first as floor.py builds them; and the
+    number of sentences."""
     import importlib.util
 
     import torch
@@ -105,10 +106,10 @@ def floor_worker(args: argparse.Namespace) -> dict:
     spec = importlib.util.spec_from_file_location("floor", FLOOR)
     floor = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(floor)
-    torch.set_num_threads(args.threads)
+    torch.set_num_threads(threads)
     torch.manual_seed(1)
-    train = floor.read_conll(str(Path(args.data) / "train.txt"))
-    test = floor.read_conll(str(Path(args.data) / "test.txt"))
+    train = floor.read_conll(str(Path(data) / "train.txt"))
+    test = floor.read_conll(str(Path(data) / "test.txt"))
     word_ids, char_ids, tag_ids = floor.build_vocab(train)
     for _, tags in test:
         for tag in floor.iob1_to_bioes(tags):
@@ -116,17 +117,22 @@ def floor_worker(args: argparse.Namespace) -> dict:
     items = floor.Encoded(test, word_ids, char_ids, tag_ids).items
     model = floor.Tagger(len(word_ids), len(char_ids), len(tag_ids), 100).eval()
     order = sorted(range(len(items)), key=lambda k: len(items[k][0]))
-    size = args.decode_batch_size
     batches = [floor.collate([items[k] for k in order[i : i + size]]) for i in range(0, len(order), size)]
-    passes = []
+    seconds = []
     with torch.no_grad():
-        for _ in range(2):
+        for _ in range(passes):
             start = time.perf_counter()
             for words, chars, _, mask, lengths in batches:
                 paths = model.crf.decode(model.emissions(words, chars, lengths), mask)
                 [p[:n] for p, n in zip(paths.tolist(), lengths.tolist())]
-            passes.append(len(items) / (time.perf_counter() - start))
-    return {"decode_sents_per_s": round(passes[0], 1), "decode_second_pass": round(passes[1], 1)}
+            seconds.append(time.perf_counter() - start)
+    return seconds, len(items)
+
+
+def floor_worker(args: argparse.Namespace) -> dict:
+    """The floor's decode timed over two passes of the test set (floor.py itself times one)."""
+    (first, second), sentences = floor_decode_seconds(args.data, args.threads, args.decode_batch_size, 2)
+    return {"decode_sents_per_s": round(sentences / first, 1), "decode_second_pass": round(sentences / second, 1)}
 
 
 def measure(kind: str, args: argparse.Namespace, batch_size: int) -> dict:

@@ -125,7 +125,7 @@ def clip_gradients(parameters: Sequence[nn.Parameter], max_norm: float) -> float
     for p in parameters:
         if p.grad.is_sparse:
             p.grad = p.grad.coalesce()
-    total = nn.utils.get_total_norm([p.grad._values() if p.grad.is_sparse else p.grad for p in parameters])
+    total = nn.utils.get_total_norm([p.grad.values() if p.grad.is_sparse else p.grad for p in parameters])
     if total > max_norm:
         scale = max_norm / (float(total) + 1e-6)  # as torch's clip_grads_with_norm_
         for p in parameters:

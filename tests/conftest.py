@@ -78,6 +78,18 @@ def tiny_overrides(data: dict[str, Path], out: Path) -> list[str]:
     ]
 
 
+def train_variants(base: Path, variants: dict[str, list[str]], test_sentences: int = 20) -> dict:
+    """The tiny corpus written under ``base`` and one model per variant (its overrides on top of
+    ``tiny_overrides``) trained in ``base / name``; returns ``base`` and the data paths."""
+    from seqlab.train import train
+
+    splits = (("train", 60, 1), ("dev", 20, 2), ("test", test_sentences, 3))
+    data = {name: write_conll(base / f"{name}.conll", tiny_sentences(n, seed)) for name, n, seed in splits}
+    for name, extra in variants.items():
+        train(load_config(None, tiny_overrides(data, base / name) + extra), progress=False)
+    return {"base": base, **data}
+
+
 @pytest.fixture
 def tiny_config(tiny_data: dict[str, Path], tmp_path: Path) -> Config:
     return load_config(None, tiny_overrides(tiny_data, tmp_path / "model"))

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from seqlab.config import load_config
 from seqlab.data import encode
 from seqlab.readers import Sentence, read_corpus
 from seqlab.errors import ModelError
 from seqlab.export import check, export, load_exported
 from seqlab.tagger import Tagger
-from seqlab.train import train
-from tests.conftest import tiny_overrides, tiny_sentences, write_conll
+from tests.conftest import train_variants
 
 VARIANTS = {
     "lstm-crf-charcnn": ["model.encoder.cell=lstm", "model.embedding.char.kind=cnn"],
@@ -25,11 +23,7 @@ VARIANTS = {
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> dict:
     """Each variant trained once (2 epochs) for both export formats."""
-    base = tmp_path_factory.mktemp("export")
-    data = {name: write_conll(base / f"{name}.conll", tiny_sentences(n, seed)) for name, n, seed in (("train", 60, 1), ("dev", 20, 2), ("test", 20, 3))}
-    for name, extra in VARIANTS.items():
-        train(load_config(None, tiny_overrides(data, base / name) + extra + ["train.epochs=2"]), progress=False)
-    return {"base": base, **data}
+    return train_variants(tmp_path_factory.mktemp("export"), {name: extra + ["train.epochs=2"] for name, extra in VARIANTS.items()})
 
 
 @pytest.mark.parametrize("fmt", ["torchscript", "onnx", "torch-export"])

@@ -7,13 +7,11 @@ import json
 import pytest
 import torch
 
-from seqlab.config import load_config
 from seqlab.errors import ModelError
 from seqlab.readers import read_corpus
 from seqlab.runtime import quantized, with_runtime
 from seqlab.tagger import Tagger, batched
-from seqlab.train import train
-from tests.conftest import tiny_overrides, tiny_sentences, write_conll
+from tests.conftest import train_variants
 
 VARIANTS = {
     "lstm-crf-charcnn": ["model.encoder.cell=lstm", "model.embedding.char.kind=cnn"],
@@ -23,11 +21,8 @@ VARIANTS = {
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> dict:
-    base = tmp_path_factory.mktemp("runtime")
-    data = {name: write_conll(base / f"{name}.conll", tiny_sentences(n, seed)) for name, n, seed in (("train", 60, 1), ("dev", 20, 2), ("test", 40, 3))}
-    for name, extra in VARIANTS.items():
-        train(load_config(None, tiny_overrides(data, base / name) + extra + ["train.epochs=3", "model.encoder.hidden=32"]), progress=False)
-    return {"base": base, **data}
+    variants = {name: extra + ["train.epochs=3", "model.encoder.hidden=32"] for name, extra in VARIANTS.items()}
+    return train_variants(tmp_path_factory.mktemp("runtime"), variants, test_sentences=40)
 
 
 def _encoded(tagger: Tagger, path) -> list:
