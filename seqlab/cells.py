@@ -293,20 +293,23 @@ RECURRENT_INITS = ("default", "orthogonal", "identity")
 
 @torch.no_grad()
 def initialise_recurrent(
-    rnn: nn.Module, cell: str, recurrent_init: str = "default", forget_bias: float | None = None, gain: float = 1.0
+    rnn: nn.Module, cell: str, recurrent_init: str = "default", forget_bias: float | None = None, gain: float = 1.0,
+    input_bias: float | None = None,
 ) -> None:
-    """Re-initialise ``W`` (and the LSTM forget bias) of ``rnn``, fused or scratch: both use torch's names.
+    """Re-initialise ``W`` (and the LSTM forget and input biases) of ``rnn``, fused or scratch: both use torch's names.
 
     ``orthogonal`` / ``identity`` set each gate's ``H×H`` block of every ``weight_hh`` (the notes'
     "initialise W carefully": an orthogonal or identity ``W`` neither shrinks nor grows ``S_{t-1}`` at the
     start, so ``∏ ∂S_j/∂S_{j-1}`` starts near norm 1). ``forget_bias`` sets ``b_f`` = ``bias_ih`` rows ``H:2H``
-    to the value and the matching ``bias_hh`` rows to 0 (torch adds the two biases). ``gain`` then
-    multiplies every ``weight_hh``.
+    to the value and the matching ``bias_hh`` rows to 0 (torch adds the two biases); ``input_bias`` does the
+    same for ``b_i``, rows ``0:H`` (torch's gate order is i, f, g, o). ``gain`` then multiplies every
+    ``weight_hh``.
     """
     if recurrent_init not in RECURRENT_INITS:
         raise ModelError(f"unknown recurrent_init '{recurrent_init}'; expected one of {', '.join(RECURRENT_INITS)}")
-    if forget_bias is not None and cell != "lstm":
-        raise ModelError(f"forget_bias needs the lstm cell, got '{cell}'")
+    if (forget_bias is not None or input_bias is not None) and cell != "lstm":
+        raise ModelError(f"forget_bias and input_bias need the lstm cell, got '{cell}'")
+    gate_biases = {k: v for k, v in ((1, forget_bias), (0, input_bias)) if v is not None}  # gate row block → value
     for name, param in rnn.named_parameters():
         if name.startswith("weight_hh") and recurrent_init != "default":
             hidden = param.shape[1]
@@ -317,6 +320,7 @@ def initialise_recurrent(
                     block.copy_(torch.eye(hidden))
         if name.startswith("weight_hh") and gain != 1.0:
             param.mul_(gain)
-        if forget_bias is not None and name.startswith("bias_"):
+        if gate_biases and name.startswith("bias_"):
             hidden = param.shape[0] // 4
-            param[hidden : 2 * hidden] = forget_bias if name.startswith("bias_ih") else 0.0
+            for block, value in gate_biases.items():
+                param[block * hidden : (block + 1) * hidden] = value if name.startswith("bias_ih") else 0.0

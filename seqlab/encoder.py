@@ -44,6 +44,7 @@ class RecurrentEncoder(nn.Module):
         recurrent_init: str = "default",
         forget_bias: float | None = None,
         recurrent_gain: float = 1.0,
+        input_bias: float | None = None,
     ) -> None:
         super().__init__()
         self.impl = impl
@@ -70,7 +71,7 @@ class RecurrentEncoder(nn.Module):
             self.rnn = nn.GRU(**kwargs)
         else:
             raise ModelError(f"unknown recurrent cell '{cell}'; expected one of rnn, lstm, gru")
-        initialise_recurrent(self.rnn, cell, recurrent_init, forget_bias, recurrent_gain)
+        initialise_recurrent(self.rnn, cell, recurrent_init, forget_bias, recurrent_gain, input_bias)
         self.output_dropout = nn.Dropout(dropout)
         self.output_dim = hidden * (2 if bidirectional else 1)
 
@@ -175,4 +176,4 @@ ENCODERS: dict[str, Callable[..., nn.Module]] = {
     "none": _none,
 }
 """``model.encoder.cell`` → constructor ``(input_dim, hidden, layers, bidirectional, dropout, *, nonlinearity,
-impl, recurrent_init, forget_bias, recurrent_gain)``; ``none`` ignores everything but ``input_dim``."""
+impl, recurrent_init, forget_bias, recurrent_gain, input_bias)``; ``none`` ignores everything but ``input_dim``."""

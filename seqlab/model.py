@@ -101,7 +101,7 @@ def build_model(config: ModelConfig, vocabs: Vocabularies, backbone: Backbone | 
     encoder = make_encoder(
         embedding.output_dim, enc.hidden, enc.layers, enc.bidirectional, enc.dropout,
         nonlinearity=enc.nonlinearity, impl=enc.impl, recurrent_init=enc.recurrent_init,
-        forget_bias=enc.forget_bias, recurrent_gain=enc.recurrent_gain,
+        forget_bias=enc.forget_bias, recurrent_gain=enc.recurrent_gain, input_bias=enc.input_bias,
     )
     make_head = _lookup(HEADS, config.decoder.kind, "model.decoder.kind")
     masks = transition_masks(vocabs.tags.items, config.decoder.scheme) if config.decoder.constrained else ()

@@ -110,6 +110,10 @@ class EncoderConfig:
     forget_bias: float | None = None
     """LSTM only: initial forget-gate bias ``b_f`` (``1.0`` is Jozefowicz et al., 2015's advice), so ``C_t``
     starts by keeping its memory; ``null`` keeps torch's uniform initialisation."""
+    input_bias: float | None = None
+    """LSTM only: initial input-gate bias ``b_i``; negative (e.g. ``-3``) starts with ``i_t ≈ 0``, so nothing is
+    written into ``C_t`` until the gate learns to open (with a large ``forget_bias``, the cell starts as a
+    memory that keeps what it holds: docs/experiments.md, long-range-budget); ``null`` keeps torch's init."""
 
 
 @dataclass(frozen=True)
@@ -149,8 +153,10 @@ def _embedding_problems(embedding: EmbeddingConfig, problems: list[str]) -> None
 
 def _encoder_problems(encoder: EncoderConfig, problems: list[str]) -> None:
     """Cross-key rules the field types cannot express."""
-    if encoder.forget_bias is not None and encoder.cell != "lstm":
-        problems.append(f"'model.encoder.forget_bias': only the lstm cell has a forget gate, got cell '{encoder.cell}'")
+    for key in ("forget_bias", "input_bias"):
+        if getattr(encoder, key) is not None and encoder.cell != "lstm":
+            gate = "a forget gate" if key == "forget_bias" else "an input gate"
+            problems.append(f"'model.encoder.{key}': only the lstm cell has {gate}, got cell '{encoder.cell}'")
     fused_ok = ("tanh", "relu") if encoder.cell == "rnn" else ("tanh",)
     if encoder.cell != "none" and encoder.impl == "fused" and encoder.nonlinearity not in fused_ok:
         problems.append(

@@ -165,7 +165,7 @@ def test_recorded_traces_are_the_states_and_gates(cell):
 
 @pytest.mark.parametrize("impl", ["fused", "scratch"])
 def test_recurrent_initialisations(impl):
-    encoder = RecurrentEncoder("lstm", 7, 5, 2, True, 0.0, impl=impl, recurrent_init="orthogonal", forget_bias=1.0)
+    encoder = RecurrentEncoder("lstm", 7, 5, 2, True, 0.0, impl=impl, recurrent_init="orthogonal", forget_bias=1.0, input_bias=-3.0)
     for name, param in encoder.rnn.named_parameters():
         if name.startswith("weight_hh"):
             for block in param.detach().split(5):
@@ -173,6 +173,11 @@ def test_recurrent_initialisations(impl):
         if name.startswith("bias_ih"):
             other = dict(encoder.rnn.named_parameters())[name.replace("bias_ih", "bias_hh")]
             assert torch.allclose((param + other)[5:10], torch.ones(5))  # b_f = 1
+            assert torch.allclose((param + other)[0:5], torch.full((5,), -3.0))  # b_i = -3 (torch's order: i, f, g, o)
+    # The gate the bias sets is the one torch computes: with b_i = -30 the fused LSTM writes nothing.
+    closed = RecurrentEncoder("lstm", 7, 5, 1, False, 0.0, impl=impl, input_bias=-30.0)
+    closed.eval()
+    assert closed(torch.randn(2, 4, 7), torch.tensor([4, 4])).abs().max() < 1e-6
     rnn = RecurrentEncoder("rnn", 7, 5, 1, False, 0.0, nonlinearity="relu", impl=impl, recurrent_init="identity")
     assert torch.equal(rnn.rnn.weight_hh_l0.detach(), torch.eye(5))
     scaled = RecurrentEncoder("gru", 7, 5, 1, False, 0.0, impl=impl, recurrent_init="identity", recurrent_gain=3.0)
@@ -180,8 +185,10 @@ def test_recurrent_initialisations(impl):
 
 
 def test_initialisation_errors():
-    with pytest.raises(ModelError, match="forget_bias needs the lstm cell"):
+    with pytest.raises(ModelError, match="forget_bias and input_bias need the lstm cell"):
         initialise_recurrent(nn.GRU(3, 4), "gru", forget_bias=1.0)
+    with pytest.raises(ModelError, match="forget_bias and input_bias need the lstm cell"):
+        initialise_recurrent(nn.RNN(3, 4), "rnn", input_bias=-1.0)
     with pytest.raises(ModelError, match="unknown recurrent_init 'xavier'"):
         initialise_recurrent(nn.GRU(3, 4), "gru", recurrent_init="xavier")
     with pytest.raises(ModelError, match="unknown activation 'gelu'"):
@@ -196,5 +203,7 @@ def test_config_rejects_options_the_cell_cannot_take():
     assert len(err.value.problems) == 2
     assert "'model.encoder.forget_bias': only the lstm cell has a forget gate" in err.value.problems[0]
     assert "the fused gru supports only tanh" in err.value.problems[1] and "impl=scratch" in err.value.problems[1]
+    with pytest.raises(ConfigError, match="'model.encoder.input_bias': only the lstm cell has an input gate"):
+        load_config(None, ["model.encoder.cell=rnn", "model.encoder.input_bias=-3"])
     config = load_config(None, ["model.encoder.impl=scratch", "model.encoder.nonlinearity=relu", "model.encoder.forget_bias=1"])
     assert config.model.encoder.forget_bias == 1.0
