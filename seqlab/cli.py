@@ -198,7 +198,7 @@ def _experiment(args: argparse.Namespace) -> int:
     if args.seeds is not None and args.seeds < 1:
         raise ConfigError([f"--seeds: expected a number >= 1, got {args.seeds}"])
     configs = Path(args.configs) if args.configs else None
-    outcomes = run_experiments(args.names, Path(args.out), configs, quick=args.quick, seeds=args.seeds, echo=not args.quiet)
+    outcomes = run_experiments(args.names, Path(args.out), configs, quick=args.quick, seeds=args.seeds, echo=not args.quiet, cell=args.cell, corpus=args.corpus)
     print(format_verdicts(outcomes))
     print(f"results and figures: {args.out}/<experiment>/")
     return 0

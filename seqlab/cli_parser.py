@@ -73,11 +73,13 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     experiment = sub.add_parser("experiment", help="check the notes' claims about RNN/LSTM/GRU on real runs", description=(
         "Run the notes' experiments (docs/experiments.md): each trains what its claim needs, writes OUT/NAME/results.json and "
         "figures, and prints one verdict per claim, decided by a stated rule on the measured means."))
-    experiment.add_argument("names", nargs="+", metavar="NAME", help="all, or any of: context future long-range vanishing exploding gates lstm-vs-gru init-and-relu")
+    experiment.add_argument("names", nargs="+", metavar="NAME", help="all, or any of: context future long-range vanishing exploding gates lstm-vs-gru init-and-relu; long-range-budget (hours; not in all)")
     experiment.add_argument("--quick", action="store_true", help="few seeds, short runs: checks the pipeline in minutes, not the claims")
     experiment.add_argument("--out", default="runs/experiments", help="results.json and figures go to OUT/NAME/ (default runs/experiments)")
     experiment.add_argument("--seeds", type=int, help="seeds per variant (overrides the YAML)")
     experiment.add_argument("--configs", help="directory of the experiments' YAML files (default: the ones installed with seqlab)")
+    experiment.add_argument("--corpus", metavar="DIR", help="lstm-vs-gru only: also compare on this CoNLL corpus (DIR/train.*, dev.*, test.*), e.g. CoNLL-2003")
+    experiment.add_argument("--cell", metavar="SPEC", help="long-range-budget only: train just the one run SPEC names (VARIANT/KEY=VALUE.../BUDGET/T/seed, as docs/experiments.md lists)")
 
     sweep = sub.add_parser("sweep", help="train every combination of config values for several seeds and tabulate", description=(
         "Train every combination of the grid for each seed; print dev/test F1 mean ± std, parameters and training sentences/s "

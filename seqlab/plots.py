@@ -49,8 +49,9 @@ def bars(path: Path, title: str, groups: list[str], series: dict[str, list[tuple
     _save(fig, path)
 
 
-def lines(path: Path, title: str, series: dict[str, tuple[list[float], list[float], list[float]]], xlabel: str, ylabel: str, logx: bool = False, logy: bool = False, styles: dict[str, str] | None = None, hline: tuple[str, float] | None = None) -> None:
-    """One line per series: ``series[name] = (xs, means, stds)`` (stds may be all 0)."""
+def lines(path: Path, title: str, series: dict[str, tuple[list[float], list[float], list[float]]], xlabel: str, ylabel: str, logx: bool = False, logy: bool = False, styles: dict[str, str] | None = None, hline: tuple[str, float] | None = None, xticks: tuple[list[float], list[str]] | None = None) -> None:
+    """One line per series: ``series[name] = (xs, means, stds)`` (stds may be all 0); ``xticks``: positions
+    and their labels, for a categorical x axis."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 3.8))
     for name, (xs, means, stds) in series.items():
@@ -62,6 +63,8 @@ def lines(path: Path, title: str, series: dict[str, tuple[list[float], list[floa
         ax.set_xscale("log")
     if logy:
         ax.set_yscale("log")
+    if xticks is not None:
+        ax.set_xticks(xticks[0], xticks[1])
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
@@ -105,3 +108,23 @@ def curves_figure(title: str, history: list[dict]) -> Any:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
     fig.suptitle(title)
     return fig
+
+
+def unit_gates(path: Path, title: str, gates: dict[str, dict[str, list[float]]], key_units: list[int]) -> None:
+    """One panel per gate: each unit's mean gate value on distractors and on the key (``gates[g]["filler"]``,
+    ``gates[g]["key"]``, one value per unit), the key-carrying units shaded."""
+    plt = pyplot()
+    fig, axes = plt.subplots(1, len(gates), figsize=(3.6 * len(gates), 3.4), squeeze=False)
+    for ax, (name, values) in zip(axes[0], gates.items()):
+        units = list(range(len(values["filler"])))
+        for unit in key_units:
+            ax.axvspan(unit - 0.5, unit + 0.5, color="gold", alpha=0.35, linewidth=0)
+        ax.plot(units, values["filler"], "o", markersize=4, label="distractors")
+        ax.plot(units, values["key"], "^", markersize=4, label="key")
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_xlabel("unit (shaded: carries the key)")
+        ax.set_ylabel(f"{name} gate")
+        ax.grid(True, alpha=0.3)
+    axes[0, 0].legend(fontsize=8)
+    fig.suptitle(title)
+    _save(fig, path)

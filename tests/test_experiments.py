@@ -13,7 +13,7 @@ import torch
 from seqlab.cli import main
 from seqlab.data import collate
 from seqlab.errors import ConfigError
-from seqlab.experiments import EXPERIMENTS, shipped_configs
+from seqlab.experiments import EXPERIMENTS, SWEEPS, shipped_configs
 from seqlab.experiments.measures import gradient_by_distance, last_token_accuracy
 from seqlab.experiments.settings import load_experiment, parse_experiment
 from seqlab.experiments.tasks import KEYS, QUERY, long_range_sentences
@@ -47,7 +47,8 @@ def quick_suite(tmp_path_factory) -> Path:
 
 
 def test_quick_suite_writes_every_experiment(quick_suite, capsys):
-    for name in EXPERIMENTS:
+    assert not list(quick_suite.glob("long-range-budget"))  # the sweep takes hours: never part of all
+    for name in [n for n in EXPERIMENTS if n not in SWEEPS]:
         payload = json.loads((quick_suite / name / "results.json").read_text(encoding="utf-8"))
         assert payload["experiment"] == name and payload["quick"] is True and payload["seeds"] == 1
         assert payload["verdicts"], name
@@ -84,10 +85,15 @@ def test_quick_results_are_complete_and_consistent_with_the_data(quick_suite):
     for variant in exploding["variants"].values():
         assert len(variant["grad_norm_curves"][0]) == len(variant["loss_curves"][0]) >= 1
     gates = load("gates")
-    assert gates["models"] and all(0 <= v <= 1 for t in gates["models"].values() for g in t.values() for v in g.values())
-    models = load("lstm-vs-gru")["models"]
-    lstm, gru = models["lstm (apple)"], models["gru (apple)"]
+    assert gates["apple_means"] and all(0 <= v <= 1 for t in gates["apple_means"].values() for g in t.values() for v in g.values())
+    judged = sum(len(e["models"]) for e in gates["long_range"].values())
+    assert judged + len(gates["unsolved"]) == 2  # quick: lstm and gru, one seed each, solved or listed
+    rows = load("lstm-vs-gru")["rows"]
+    assert {(r["task"], r["cell"], r["impl"]) for r in rows} == {(t, c, i) for t in ("long-range T=5", "apple") for c in ("lstm", "gru") for i in ("fused", "scratch")}
+    lstm, gru = (next(r for r in rows if r["task"] == "apple" and r["cell"] == c and r["impl"] == "fused") for c in ("lstm", "gru"))
     assert gru["encoder_parameters"] * 4 == lstm["encoder_parameters"] * 3  # 3 vs 4 gate blocks, same shapes
+    assert all(s > 0 for r in rows for s in r["sents_per_s"])
+    assert all(u is None or u % 1 == 0 and u > 0 for r in rows if r["impl"] == "fused" for u in r["updates_to_target"])
     assert finite_numbers(load("init-and-relu"))
 
 
@@ -161,3 +167,61 @@ def test_unknown_experiment_is_a_one_line_error(capsys):
     assert main(["experiment", "vanishing-point", "--quick"]) == 1
     err = capsys.readouterr().err.strip()
     assert "unknown experiment 'vanishing-point'" in err and err.count("\n") == 0
+
+
+def test_unit_gate_report_scores_the_query_as_the_tagger_does(long_range_model):
+    from seqlab.experiments.gate_units import unit_gate_report
+
+    tagger, sentences = long_range_model
+    report = unit_gate_report(tagger, sentences, chance=0.5)
+    assert report["accuracy"] == pytest.approx(last_token_accuracy(tagger, sentences))  # the head's arg-max = predict
+    hidden = tagger.bundle.config.model.encoder.hidden
+    assert set(report["gates"]) == {"update", "reset"} and all(len(v[w]) == hidden for v in report["gates"].values() for w in ("key", "filler"))
+    assert len(report["ablation_curve"]) == hidden + 1 and report["ablation_curve"][-1] <= 1.0
+    assert report["key_units"] == sorted(range(hidden), key=lambda j: -report["separation"][j])[: len(report["key_units"])]
+
+
+def test_budget_sweep_quick_and_one_cell_rerun_gives_the_same_run(tmp_path):
+    out = tmp_path / "sweep"
+    assert main(["-q", "experiment", "long-range-budget", "--quick", "--out", str(out)]) == 0
+    payload = json.loads((out / "long-range-budget" / "results.json").read_text(encoding="utf-8"))
+    results = payload["results"]
+    assert [v["verdict"] for v in payload["verdicts"]][: len(results["budgets"])] and results["budgets"] == ["100x2", "300x2"]
+    assert len(results["conditions"]) == 2 * 5  # budgets × variants (one lr under --quick)
+    assert results["figures"] == ["reach_gru.png", "reach_lstm.png", "reach_rnn-tanh.png"]
+    for name in results["figures"]:
+        assert (out / "long-range-budget" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    cells = [json.loads(line) for line in (out / "long-range-budget" / "cells.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert len({c["spec"] for c in cells}) == len(cells)
+    first = cells[0]
+    assert main(["-q", "experiment", "long-range-budget", "--quick", "--out", str(tmp_path / "again"), "--cell", first["spec"]]) == 0
+    again = json.loads((tmp_path / "again" / "long-range-budget" / "results.json").read_text(encoding="utf-8"))["results"]["cell"]
+    assert again["accuracy"] == first["accuracy"] and again["epochs"] == first["epochs"]  # a rerun trains the same run
+    # A second invocation on the same --out trains nothing new.
+    before = (out / "long-range-budget" / "cells.jsonl").read_text(encoding="utf-8")
+    assert main(["-q", "experiment", "long-range-budget", "--quick", "--out", str(out)]) == 0
+    assert (out / "long-range-budget" / "cells.jsonl").read_text(encoding="utf-8") == before
+
+
+def test_cell_names_no_run_is_a_one_line_error(tmp_path, capsys):
+    assert main(["experiment", "long-range-budget", "--quick", "--out", str(tmp_path), "--cell", "lstm/nothing"]) == 1
+    err = capsys.readouterr().err
+    assert "--cell 'lstm/nothing' names no run" in err and err.count("\n") == 1
+    assert main(["experiment", "context", "--quick", "--out", str(tmp_path), "--cell", "x"]) == 1
+    assert "--cell: only for long-range-budget" in capsys.readouterr().err
+
+
+def test_corpus_data_cuts_the_training_file_and_names_a_missing_split(tmp_path):
+    from seqlab.experiments.runner import Runner
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    sentences = [f"w{k} O\nx{k} B-PER" for k in range(5)]
+    (corpus / "train.txt").write_text("-DOCSTART- O\n\n" + "\n\n".join(sentences) + "\n", encoding="utf-8")
+    (corpus / "dev.txt").write_text(sentences[0] + "\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"expected one file named test\.\*"):
+        Runner(tmp_path / "out", echo=False).corpus_data(corpus, 3)
+    (corpus / "test.txt").write_text(sentences[1] + "\n", encoding="utf-8")
+    paths = Runner(tmp_path / "out", echo=False).corpus_data(corpus, 3)
+    assert paths["dev"] == corpus / "dev.txt" and paths["test"] == corpus / "test.txt"
+    assert paths["train"].read_text(encoding="utf-8") == "\n\n".join(sentences[:3]) + "\n"

@@ -7,6 +7,7 @@ experiment in one process, so a model that several of them use is trained once.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import time
@@ -17,7 +18,7 @@ from typing import Any
 from seqlab.errors import ConfigError
 from seqlab.experiments.runner import Runner
 from seqlab.experiments.settings import load_experiment
-from seqlab.experiments.suite import EXPERIMENTS, Outcome
+from seqlab.experiments.suite import EXPERIMENTS, SWEEPS, Outcome
 
 __all__ = ["EXPERIMENTS", "format_verdicts", "run_experiments", "shipped_configs"]
 
@@ -39,17 +40,28 @@ def shipped_configs() -> Path:
 
 
 def run_experiments(
-    names: list[str], out: Path, config_dir: Path | None = None, quick: bool = False, seeds: int | None = None, echo: bool = True
+    names: list[str], out: Path, config_dir: Path | None = None, quick: bool = False, seeds: int | None = None, echo: bool = True,
+    cell: str | None = None, corpus: str | None = None,
 ) -> dict[str, Outcome]:
-    """Run each named experiment (``all`` = every one), writing ``out/NAME/results.json`` and figures;
-    the YAML files come from ``config_dir`` (default: ``shipped_configs()``)."""
+    """Run each named experiment (``all`` = every one but the ``SWEEPS``), writing ``out/NAME/results.json``
+    and figures; the YAML files come from ``config_dir`` (default: ``shipped_configs()``). ``cell`` (a
+    sweep's ``--cell``) runs only that one run of the sweep; ``corpus`` (``--corpus``) adds a real corpus to
+    lstm-vs-gru."""
     config_dir = config_dir or shipped_configs()
     if names == ["all"]:
-        names = list(EXPERIMENTS)
+        names = [n for n in EXPERIMENTS if n not in SWEEPS]
     unknown = [n for n in names if n not in EXPERIMENTS]
     if unknown:
         raise ConfigError([f"unknown experiment '{n}'; expected all or one of {', '.join(EXPERIMENTS)}" for n in unknown])
+    if cell is not None and [n for n in names if n not in SWEEPS]:
+        raise ConfigError([f"--cell: only for {', '.join(SWEEPS)}, run alone"])
     configs = {name: load_experiment(config_dir / f"{name.replace('-', '_')}.yaml", quick, seeds) for name in names}
+    configs = {name: dataclasses.replace(c, only=cell) for name, c in configs.items()}
+    if corpus is not None:
+        if "lstm-vs-gru" not in configs:
+            raise ConfigError(["--corpus: only lstm-vs-gru uses a corpus; name it"])
+        lstm_gru = configs["lstm-vs-gru"]
+        configs["lstm-vs-gru"] = dataclasses.replace(lstm_gru, extra=tuple(sorted({**dict(lstm_gru.extra), "corpus": corpus}.items())))
     runner = Runner(out, quick=quick, echo=echo)
     outcomes = {}
     for name in names:

@@ -68,10 +68,28 @@ class Runner:
     def long_range_test(self, experiment: ExperimentConfig, distance: int) -> list[Sentence]:
         return long_range_sentences(dict(experiment.sizes)["test"], distance, 2)
 
-    def run(self, experiment: ExperimentConfig, variant: Variant, seed: int, distance: int | None = None) -> Run:
-        """Train ``variant`` of ``experiment`` with ``seed``: on the long-range task at ``distance`` when
-        given, else on the apple set (``{apple}`` in the experiment's overrides is its directory)."""
-        if distance is not None:
+    def corpus_data(self, corpus: Path, sentences: int) -> dict[str, Path]:
+        """``corpus/{train,dev,test}.*`` (CoNLL) with the training file cut to its first ``sentences``
+        sentences, written once into ``out/data/``; dev and test are used as they are."""
+        found = {split: sorted(corpus.glob(f"{split}.*")) for split in ("train", "dev", "test")}
+        missing = [split for split, files in found.items() if len(files) != 1]
+        if missing:
+            raise ConfigError([f"--corpus {corpus}: expected one file named {split}.* (CoNLL), found {len(found[split])}" for split in missing])
+        target = self.out / "data" / f"corpus-{hashlib.sha1(str(corpus.resolve()).encode()).hexdigest()[:8]}-{sentences}"
+        target.mkdir(parents=True, exist_ok=True)
+        train = target / "train.conll"
+        if not train.exists():
+            blocks = [b for b in found["train"][0].read_text(encoding="utf-8").split("\n\n") if b.strip() and not b.lstrip().startswith("-DOCSTART-")]
+            train.write_text("\n\n".join(b.strip("\n") for b in blocks[:sentences]) + "\n", encoding="utf-8")
+        return {"train": train, "dev": found["dev"][0], "test": found["test"][0]}
+
+    def run(self, experiment: ExperimentConfig, variant: Variant, seed: int, distance: int | None = None, data: dict[str, Path] | None = None) -> Run:
+        """Train ``variant`` of ``experiment`` with ``seed``: on ``data`` (split → file) when given, on the
+        long-range task at ``distance`` when given, else on the apple set (``{apple}`` in the experiment's
+        overrides is its directory)."""
+        if data is not None:
+            overrides = [*experiment.set, *variant.overrides, f"seed={seed}", *(f"data.{split}={path}" for split, path in data.items())]
+        elif distance is not None:
             paths = self.long_range_data(experiment, distance)
             overrides = [*experiment.set, *variant.overrides, f"seed={seed}", *(f"data.{split}={path}" for split, path in paths.items())]
         else:

@@ -11,6 +11,8 @@ variants:                                        # name → overrides; each vari
 distances: [5, 10, 20, 50, 100, 200]             # long-range task only
 sizes: {train: 1000, dev: 200, test: 400}        # long-range task only
 probe_distance: 50                               # which distance's models an analysis looks at
+budgets: [{train: 1000, epochs: 20}, {train: 16000, epochs: 40, max_distance: 200}]   # long-range-budget only
+grid: {train.lr: [0.01, 0.002]}                  # every variant is also run with each combination of these
 quick: {seeds: 1, distances: [5, 20], set: [train.epochs=3]}   # replaces those keys under --quick
 ```
 """
@@ -35,6 +37,20 @@ class Variant:
 
 
 @dataclass(frozen=True)
+class Budget:
+    """A training budget of the long-range sweep: ``train`` sentences, at most ``epochs`` epochs."""
+
+    train: int
+    epochs: int
+    max_distance: int | None = None
+    """Distances above this are not tried at this budget (a failing run there would cost hours)."""
+
+    @property
+    def name(self) -> str:
+        return f"{self.train}x{self.epochs}"
+
+
+@dataclass(frozen=True)
 class ExperimentConfig:
     name: str
     source: Path
@@ -55,9 +71,37 @@ class ExperimentConfig:
     """The distance whose models the analyses (gradients, gates, exploding) use."""
     extra: tuple[tuple[str, Any], ...] = field(default=())
     """Experiment-specific numbers (e.g. ``clip`` for exploding), as given."""
+    budgets: tuple[Budget, ...] = ()
+    """long-range-budget: the training budgets swept (``sizes.train`` is replaced by each one's)."""
+    grid: tuple[tuple[str, tuple[Any, ...]], ...] = ()
+    """long-range-budget: config keys and values; every variant runs with each combination."""
+    only: str | None = None
+    """``--cell``: run only the one sweep cell this names (``VARIANT/KEY=VALUE…/BUDGET/T/seed``)."""
 
 
-_KEYS = {"base", "set", "seeds", "variants", "distances", "sizes", "probe_distance", "extra", "quick"}
+_KEYS = {"base", "set", "seeds", "variants", "distances", "sizes", "probe_distance", "extra", "budgets", "grid", "quick"}
+
+
+def _budgets(raw: Any, problems: list[str]) -> tuple[Budget, ...]:
+    if not isinstance(raw, list):
+        problems.append(f"'budgets': expected a list of {{train: N, epochs: N[, max_distance: N]}}, got {raw!r}")
+        return ()
+    out = []
+    for k, item in enumerate(raw):
+        ok = isinstance(item, dict) and {"train", "epochs"} <= set(item) <= {"train", "epochs", "max_distance"}
+        values = list(item.values()) if isinstance(item, dict) else []
+        if not ok or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in values):
+            problems.append(f"'budgets[{k}]': expected {{train: N, epochs: N[, max_distance: N]}} with N >= 1, got {item!r}")
+            continue
+        out.append(Budget(item["train"], item["epochs"], item.get("max_distance")))
+    return tuple(out)
+
+
+def _grid(raw: Any, problems: list[str]) -> tuple[tuple[str, tuple[Any, ...]], ...]:
+    if not isinstance(raw, dict) or not all(isinstance(v, list) and v for v in raw.values()):
+        problems.append(f"'grid': expected a mapping of config keys to non-empty lists of values, got {raw!r}")
+        return ()
+    return tuple((str(k), tuple(v)) for k, v in raw.items())
 
 
 def _variants(raw: Any, problems: list[str]) -> tuple[Variant, ...]:
@@ -114,6 +158,8 @@ def parse_experiment(name: str, raw: Any, source: str | Path, quick: bool) -> Ex
         problems.append("'extra': expected a mapping")
         extra = {}
     variants = _variants(merged.get("variants"), problems)
+    budgets = _budgets(merged.get("budgets", []), problems)
+    grid = _grid(merged.get("grid", {}), problems)
     if problems:
         raise ConfigError(problems, str(source))
     return ExperimentConfig(
@@ -127,6 +173,8 @@ def parse_experiment(name: str, raw: Any, source: str | Path, quick: bool) -> Ex
         sizes=tuple((k, sizes[k]) for k in ("train", "dev", "test")),
         probe_distance=probe,
         extra=tuple(sorted(extra.items())),
+        budgets=budgets,
+        grid=grid,
     )
 
 

@@ -9,14 +9,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from seqlab.experiments.claims_budget import long_range_budget
 from seqlab.experiments.claims_context import context, future
 from seqlab.experiments.claims_distance import exploding, init_and_relu, long_range, vanishing
-from seqlab.experiments.claims_gates import gates, lstm_vs_gru
+from seqlab.experiments.claims_gates import gates
+from seqlab.experiments.claims_speed import lstm_vs_gru
 from seqlab.experiments.outcome import Outcome
 from seqlab.experiments.runner import Runner
 from seqlab.experiments.settings import ExperimentConfig
 
-__all__ = ["EXPERIMENTS", "Outcome"]
+__all__ = ["EXPERIMENTS", "SWEEPS", "Outcome"]
 
 EXPERIMENTS: dict[str, Callable[[Runner, ExperimentConfig, Path], Outcome]] = {
     "context": context,
@@ -27,5 +29,9 @@ EXPERIMENTS: dict[str, Callable[[Runner, ExperimentConfig, Path], Outcome]] = {
     "gates": gates,
     "lstm-vs-gru": lstm_vs_gru,
     "init-and-relu": init_and_relu,
+    "long-range-budget": long_range_budget,
 }
 """``seqlab experiment NAME`` → the function; its settings are ``seqlab/experiments/configs/NAME.yaml`` (``-`` → ``_``)."""
+
+SWEEPS = ("long-range-budget",)
+"""Experiments that take hours on a small CPU: named one by one, never part of ``all``."""
