@@ -49,9 +49,9 @@ def bars(path: Path, title: str, groups: list[str], series: dict[str, list[tuple
     _save(fig, path)
 
 
-def lines(path: Path, title: str, series: dict[str, tuple[list[float], list[float], list[float]]], xlabel: str, ylabel: str, logx: bool = False, logy: bool = False, styles: dict[str, str] | None = None, hline: tuple[str, float] | None = None, xticks: tuple[list[float], list[str]] | None = None) -> None:
+def lines(path: Path, title: str, series: dict[str, tuple[list[float], list[float], list[float]]], xlabel: str, ylabel: str, logx: bool = False, logy: bool = False, styles: dict[str, str] | None = None, hline: tuple[str, float] | None = None, xticks: tuple[list[float], list[str]] | None = None, yticks: list[float] | None = None) -> None:
     """One line per series: ``series[name] = (xs, means, stds)`` (stds may be all 0); ``xticks``: positions
-    and their labels, for a categorical x axis."""
+    and their labels, for a categorical x axis; ``yticks``: the y values to label, written plainly."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 3.8))
     for name, (xs, means, stds) in series.items():
@@ -65,6 +65,9 @@ def lines(path: Path, title: str, series: dict[str, tuple[list[float], list[floa
         ax.set_yscale("log")
     if xticks is not None:
         ax.set_xticks(xticks[0], xticks[1])
+    if yticks is not None:
+        ax.set_yticks(yticks, [f"{v:g}" for v in yticks])
+        ax.minorticks_off()
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)

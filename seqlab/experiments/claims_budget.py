@@ -228,4 +228,4 @@ def _draw_reach(exp: ExperimentConfig, rows: list[dict[str, Any]], out: Path, ou
         path = out / f"reach_{cell}.png"
         outcome.results.setdefault("figures", []).append(path.name)
         draw(lambda: plots.lines(path, f"{cell}: longest T kept at ≥ 90% query accuracy", series, "budget: training sentences x epochs", "longest T reached",
-                                 logy=True, xticks=(list(range(len(names))), names)), outcome)
+                                 logy=True, xticks=(list(range(len(names))), names), yticks=[1, *exp.distances]), outcome)
