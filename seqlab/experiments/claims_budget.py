@@ -64,8 +64,7 @@ def _train_one(runner: Runner, exp: ExperimentConfig, condition: Condition, dist
     sized = replace(exp, sizes=(("train", condition.budget.train), *exp.sizes[1:]))
     variant = Variant(condition.variant.name, (*condition.variant.overrides, *condition.settings, f"train.epochs={condition.budget.epochs}"))
     run = runner.run(sized, variant, seed, distance)
-    kept = run.result is not None or (run.directory / "weights.safetensors").exists()
-    accuracy = last_token_accuracy(run.tagger, runner.long_range_test(exp, distance)) if kept else float("nan")
+    accuracy = last_token_accuracy(run.tagger, runner.long_range_test(exp, distance)) if run.kept else float("nan")
     return {
         "spec": condition.spec(distance, seed), "variant": condition.variant.name, "cell": cell_name(run),
         "settings": list(condition.settings), "budget": condition.budget.name, "distance": distance, "seed": seed,

@@ -9,7 +9,6 @@ from typing import Any
 
 import torch
 
-from seqlab.bundle import WEIGHTS
 from seqlab import plots
 from seqlab.experiments.outcome import Outcome, cell_name, draw, mean_std, pct, seed_range
 from seqlab.experiments.runner import Run, Runner
@@ -52,8 +51,7 @@ def _accuracy_grid(runner: Runner, exp: ExperimentConfig) -> _Grid:
             for seed in seed_range(exp):
                 run = runner.run(exp, variant, seed, distance)
                 grid.kinds[variant.name] = cell_name(run)
-                kept = run.result is not None or (run.directory / WEIGHTS).exists()
-                accuracy = last_token_accuracy(run.tagger, test) if kept else float("nan")
+                accuracy = last_token_accuracy(run.tagger, test) if run.kept else float("nan")
                 grid.accuracy.setdefault(variant.name, {}).setdefault(distance, []).append(accuracy)
                 grid.epochs.setdefault(variant.name, {}).setdefault(str(distance), []).append(len(run.history))
                 if run.error:

@@ -25,7 +25,6 @@ def gates(runner: Runner, exp: ExperimentConfig, out: Path) -> Outcome:
     ``probe_distance`` and ``distances`` it solved, per unit: on the units that carry the key
     (``gate_units``). A seed that solved none is listed, not judged; the apple models' gate means
     (averaged over units) are reported beside them."""
-    budget = f"{dict(exp.sizes)['train']}x{runner.run(exp, exp.variants[0], 1, exp.probe_distance).config.train.epochs}"
     report: dict[str, Any] = {}
     unsolved: list[str] = []
     for variant in exp.variants:
@@ -36,6 +35,7 @@ def gates(runner: Runner, exp: ExperimentConfig, out: Path) -> Outcome:
                     break
                 sentences = runner.long_range_test(exp, distance)[:200]
                 if last_token_accuracy(run.tagger, sentences) >= REACHED:
+                    budget = f"{dict(exp.sizes)['train']}x{run.config.train.epochs}"
                     entry = report.setdefault(variant.name, {"cell": cell_name(run), "budget": budget, "models": []})
                     entry["models"].append({"seed": seed, "distance": distance, **unit_gate_report(run.tagger, sentences, chance=CHANCE)})
                     break

@@ -21,7 +21,7 @@ from seqlab.experiments.outcome import Outcome, cell_name, draw, mean_std, seed_
 from seqlab.experiments.runner import Run, Runner
 from seqlab.experiments.settings import ExperimentConfig, Variant, extra, related
 from seqlab.experiments.measures import apple_accuracy, last_token_accuracy
-from seqlab.experiments.verdicts import parameters_verdict, per_step_verdict, to_target_verdict
+from seqlab.experiments.verdicts import accuracy_verdict, parameters_verdict, per_step_verdict, to_target_verdict
 from seqlab.evaluate import evaluate_file
 from seqlab.readers import read_corpus
 
@@ -60,7 +60,7 @@ def _tasks(runner: Runner, exp: ExperimentConfig) -> list[_Task]:
 
 
 def _accuracy(runner: Runner, task: _Task, run: Run) -> float:
-    if run.result is None and not (run.directory / "weights.safetensors").exists():
+    if not run.kept:
         return float("nan")
     if task.distance is not None:
         return last_token_accuracy(run.tagger, runner.long_range_test(task.exp, task.distance))
@@ -91,7 +91,7 @@ def lstm_vs_gru(runner: Runner, exp: ExperimentConfig, out: Path) -> Outcome:
             })
             table.append({**base, "impl": "scratch", "sents_per_s": [_speed(r) for r in scratch_runs]})
     outcome = Outcome({"rows": table})
-    for claim, measured, held in (parameters_verdict(table), per_step_verdict(table), to_target_verdict(table), _accuracy_verdict(table)):
+    for claim, measured, held in (parameters_verdict(table), per_step_verdict(table), to_target_verdict(table), accuracy_verdict(table)):
         outcome.verdict(claim, measured, held)
     fused = [r for r in table if r["impl"] == "fused"]
     groups = sorted({r["task"] for r in fused})
@@ -103,16 +103,3 @@ def lstm_vs_gru(runner: Runner, exp: ExperimentConfig, out: Path) -> Outcome:
 def _speed(run: Run) -> float:
     speeds = [h["train_sents_per_s"] for h in run.history]
     return sum(speeds) / len(speeds) if speeds else float("nan")
-
-
-def _accuracy_verdict(table: list[dict[str, Any]]) -> tuple[str, str, bool | None]:
-    """GRU's mean accuracy within 2 points of the LSTM's on every task."""
-    parts, held = [], None
-    for task in sorted({r["task"] for r in table}):
-        pair = {r["cell"]: r for r in table if r["task"] == task and r["impl"] == "fused"}
-        if set(pair) != {"lstm", "gru"}:
-            continue
-        gap = mean_std(pair["gru"]["accuracy"])[0] - mean_std(pair["lstm"]["accuracy"])[0]
-        parts.append(f"{task}: GRU {100 * mean_std(pair['gru']['accuracy'])[0]:.1f} vs LSTM {100 * mean_std(pair['lstm']['accuracy'])[0]:.1f}% ({100 * gap:+.1f} points)")
-        held = (held is not False) and abs(gap) <= 0.02
-    return "GRU accuracy within 2 points of the LSTM's", "; ".join(parts), held

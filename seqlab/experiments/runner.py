@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from seqlab.bundle import read_history
+from seqlab.bundle import WEIGHTS, read_history
 from seqlab.apple import write_apple_data
 from seqlab.config import Config, load_config
 from seqlab.readers import Sentence
@@ -36,6 +36,12 @@ class Run:
     """``metrics.jsonl``: one record per completed epoch."""
     error: str | None
     seconds: float
+
+    @property
+    def kept(self) -> bool:
+        """Whether the run left a model to score: it finished, or it stopped with an error after saving
+        its best weights (as a user would be left with)."""
+        return self.result is not None or (self.directory / WEIGHTS).exists()
 
     @functools.cached_property
     def tagger(self) -> Tagger:

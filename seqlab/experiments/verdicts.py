@@ -11,7 +11,7 @@ import math
 from typing import Any
 
 __all__ = [
-    "GATED", "REACHED", "best_by_cell", "budget_verdicts", "cell_conditions", "gate_verdict", "parameters_verdict",
+    "GATED", "REACHED", "accuracy_verdict", "best_by_cell", "budget_verdicts", "cell_conditions", "gate_verdict", "parameters_verdict",
     "per_step_verdict", "to_target_verdict",
 ]
 
@@ -157,3 +157,13 @@ def to_target_verdict(table: list[dict[str, Any]]) -> tuple[str, str, bool | Non
         if not (math.isinf(mine["lstm"]) and math.isinf(mine["gru"])):
             wins.append(mine["gru"] < mine["lstm"])
     return "to a given accuracy: the GRU reaches the task's target dev score in fewer updates than the LSTM", "; ".join(parts), (all(wins) if wins else None)
+
+
+def accuracy_verdict(table: list[dict[str, Any]]) -> tuple[str, str, bool | None]:
+    """The GRU's mean accuracy within 2 points of the LSTM's on every task (fused runs)."""
+    parts, gaps = [], []
+    for task, lstm, gru in _pairs(table, "fused"):
+        gap = _mean(gru["accuracy"]) - _mean(lstm["accuracy"])
+        gaps.append(gap)
+        parts.append(f"{task}: GRU {100 * _mean(gru['accuracy']):.1f} vs LSTM {100 * _mean(lstm['accuracy']):.1f}% ({100 * gap:+.1f} points)")
+    return "GRU accuracy within 2 points of the LSTM's", "; ".join(parts), (all(abs(g) <= 0.02 for g in gaps) if gaps else None)
