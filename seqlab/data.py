@@ -174,9 +174,15 @@ def bucketed_order(lengths: Sequence[int], batch_size: int, bucket_batches: int,
 
 
 def sorted_order(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
-    """Evaluation batches: all sentences sorted by length, cut into batches (restore order with ``Batch.index``)."""
+    """Evaluation batches: all sentences sorted by length, cut into the fewest batches of at most
+    ``batch_size``, whose sizes differ by at most one (33 sentences at 32 are 17 + 16, not 32 + 1: a
+    batch of one costs nearly what a full one does). Restore the order with ``Batch.index``."""
     order = sorted(range(len(lengths)), key=lambda k: lengths[k])
-    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    if not order:
+        return []
+    count = -(-len(order) // batch_size)  # ceil
+    bounds = [len(order) * k // count for k in range(count + 1)]
+    return [order[bounds[k] : bounds[k + 1]] for k in range(count)]
 
 
 def make_batches(encoded: Sequence[EncodedSentence], order: Iterable[Sequence[int]]) -> Iterator[Batch]:

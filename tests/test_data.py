@@ -53,3 +53,13 @@ def test_bucketed_order_covers_everything_once_and_limits_padding():
 def test_sorted_order_is_by_length():
     order = sorted_order([3, 1, 2, 5], batch_size=2)
     assert order == [[1, 2], [0, 3]]
+
+
+@pytest.mark.parametrize("count", [0, 1, 31, 32, 33, 64, 65, 100])
+def test_sorted_order_cuts_the_fewest_batches_of_near_equal_size(count):
+    lengths = [(7 * k) % 13 + 1 for k in range(count)]
+    order = sorted_order(lengths, batch_size=32)
+    sizes = [len(batch) for batch in order]
+    assert len(sizes) == -(-count // 32) and (not sizes or max(sizes) - min(sizes) <= 1) and max(sizes, default=0) <= 32
+    flat = [k for batch in order for k in batch]
+    assert sorted(flat) == list(range(count)) and [lengths[k] for k in flat] == sorted(lengths)
