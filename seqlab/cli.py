@@ -256,10 +256,12 @@ def _serve(args: argparse.Namespace) -> int:
         from seqlab.serve.requests import Limits
     except ImportError as err:
         raise ModelError(f"seqlab serve needs starlette and uvicorn: pip install -e '.[serve]' ({err.name} is missing)") from None
-    _threads(args)
+    threads = 1 if args.threads is None else args.threads
+    if not 1 <= threads <= 1024:
+        raise ConfigError([f"--threads: expected a number from 1 to 1024, got {threads}"])
     limits = Limits(args.max_request_bytes, args.max_sentences, args.max_tokens)
     device = str(resolve_device(args.device, "--device"))
-    serve(args.model, args.host, args.port, limits, args.max_batch, args.max_wait_ms / 1000, device, quiet=args.quiet)
+    serve(args.model, args.host, args.port, limits, args.max_batch, args.max_wait_ms / 1000, device, threads, quiet=args.quiet)
     return 0
 
 

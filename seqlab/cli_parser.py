@@ -109,12 +109,13 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default loopback only)")
     serve.add_argument("--port", type=int, default=8000, help="port to listen on")
     serve.add_argument("--max-batch", type=int, default=64, metavar="N", help="sentences decoded together at most")
-    serve.add_argument("--max-wait-ms", type=float, default=5.0, metavar="MS", help="how long the first queued sentence waits for others")
+    serve.add_argument("--max-wait-ms", type=float, default=0.0, metavar="MS",
+                       help="how long a request that finds the model idle waits for others (under load batches form while the model decodes)")
     serve.add_argument("--max-request-bytes", type=int, default=1 << 20, metavar="N", help="largest request body")
     serve.add_argument("--max-sentences", type=int, default=256, metavar="N", help="sentences per request at most (after splitting)")
     serve.add_argument("--max-tokens", type=int, default=1000, metavar="N", help="tokens per sentence at most")
     serve.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
-    serve.add_argument("--threads", type=int, metavar="N", help="CPU threads for torch (default: torch's)")
+    serve.add_argument("--threads", type=int, metavar="N", help="CPU threads for torch in the decoding process (default 1: the HTTP process needs a core too)")
 
     debug = sub.add_parser("debug", help="check a corpus before training: seqlab debug data", description=(
         "Diagnostics. seqlab debug data reads the training, dev and test files as training would and reports the format, tag scheme, "

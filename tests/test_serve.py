@@ -83,15 +83,15 @@ def model(tmp_path_factory) -> Path:
     return train(load_config(None, tiny_overrides(data, base / "model") + ["train.epochs=4"]), progress=False).output_dir
 
 
-@pytest.fixture(scope="module")
-def server(model) -> Client:
+@contextlib.contextmanager
+def running_server(model: Path, *options: str):
+    """``seqlab serve`` in its own process on a free port, ready; stopped at the end."""
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "seqlab", "-q", "serve", "--model", str(model), "--port", str(port), "--max-sentences", "64", "--max-request-bytes", "20000"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
+    process = subprocess.Popen([sys.executable, "-m", "seqlab", "-q", "serve", "--model", str(model), "--port", str(port), *options],
+                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     client = Client(port)
+    client.process = process
     try:
         for _ in range(300):
             with contextlib.suppress(OSError):
@@ -104,6 +104,12 @@ def server(model) -> Client:
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def server(model) -> Client:
+    with running_server(model, "--max-sentences", "64", "--max-request-bytes", "20000") as client:
+        yield client
 
 
 def predict_jsonl(model: Path, texts: list[str], *options: str) -> list[dict]:
@@ -204,6 +210,48 @@ def test_batching_changes_no_result(model):
     alone, together, calls = asyncio.run(run())
     assert all(same_answer(record(a[0]), record(b[0])) for a, b in zip(together, alone))
     assert calls < len(texts)  # they were decoded together
+
+
+def test_the_decoding_process_answers_as_the_tagger_does(model):
+    from seqlab.serve.decoder import DecodeProcess, model_summary
+
+    tagger = Tagger.load(model)
+    sentences = [s for text in TEXTS for s in tagger_sentences(text)]
+    decoder = DecodeProcess(model)
+    try:
+        assert decoder.summary == model_summary(tagger, model)
+        assert decoder.tag(sentences, nbest=2, probs=True) == tagger.tag(sentences, nbest=2, probs=True)
+        assert decoder.tag([], nbest=0, probs=False) == []
+    finally:
+        decoder.close()
+    assert not decoder.alive
+
+
+def test_a_model_that_does_not_load_is_a_one_line_error(model, tmp_path):
+    from seqlab.errors import ModelError
+    from seqlab.serve.decoder import DecodeProcess
+
+    broken = tmp_path / "broken"
+    shutil.copytree(model, broken)
+    (broken / "weights.safetensors").write_bytes(b"not a safetensors file")
+    with pytest.raises(ModelError, match="weights"):
+        DecodeProcess(broken)
+    done = subprocess.run([sys.executable, "-m", "seqlab", "serve", "--model", str(broken), "--port", str(free_port())],
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0 and "Traceback" not in done.stderr and "weights" in done.stderr
+
+
+def test_a_dead_decoding_process_gets_503s_not_a_crash(model):
+    with running_server(model) as client:
+        children = Path(f"/proc/{client.process.pid}/task/{client.process.pid}/children").read_text().split()
+        decoder = [pid for pid in children if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+        assert len(decoder) == 1
+        os.kill(int(decoder[0]), 9)
+        time.sleep(0.5)
+        status, answer = client.tag(texts=["I eat the apple."])
+        assert status == 503 and "decoding process stopped" in answer["error"]
+        assert client.request("GET", "/readyz")[0] == 503 and client.request("GET", "/healthz")[0] == 200
+        assert client.process.poll() is None
 
 
 def tagger_sentences(text: str):

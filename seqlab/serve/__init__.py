@@ -2,5 +2,5 @@
 
 Needs the ``serve`` extra (``pip install -e ".[serve]"``: starlette and uvicorn). ``seqlab.serve.app``
 is the service, ``seqlab.serve.requests`` what a request may hold, ``seqlab.serve.batching`` how
-concurrent requests share the model.
+concurrent requests share the model, ``seqlab.serve.decoder`` the model in a process of its own.
 """

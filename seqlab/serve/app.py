@@ -27,38 +27,18 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from seqlab.bundle import read_summary
 from seqlab.errors import ModelError
 from seqlab.predict import record
-from seqlab.serve.batching import Batcher
+from seqlab.serve.batching import Batcher, Decoder
+from seqlab.serve.decoder import DecodeProcess
 from seqlab.serve.openapi import OPENAPI
 from seqlab.serve.requests import Limits, RequestError, parse_tag_request
-from seqlab.tagger import Tagger
 
 STATIC = Path(str(resources.files("seqlab.serve") / "static"))
 
 
 def error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
-
-
-def model_summary(tagger: Tagger, directory: Path) -> dict[str, Any]:
-    """What ``GET /v1/model`` says about the model."""
-    config = tagger.bundle.config
-    vocabs = tagger.bundle.vocabs
-    metrics = None
-    with contextlib.suppress(ModelError, KeyError, TypeError):  # no or an odd metrics.json: no metrics
-        summary = read_summary(directory)
-        metrics = {split: {k: summary[split][k] for k in ("precision", "recall", "f1", "accuracy")} for split in ("dev", "test") if summary.get(split)}
-    return {
-        "name": directory.name,
-        "tags": tagger.tags,
-        "tag_scheme": tagger.output_scheme,
-        "vocabulary": {"words": len(vocabs.words), "chars": len(vocabs.chars), "tags": len(vocabs.tags)},
-        "model": {"cell": config.model.encoder.cell, "bidirectional": config.model.encoder.bidirectional, "hidden": config.model.encoder.hidden,
-                  "decoder": config.model.decoder.kind, "embedding_dim": config.model.embedding.dim, "char_features": config.model.embedding.char.kind},
-        "metrics": metrics,
-    }
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -75,14 +55,14 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def create_app(tagger: Tagger, directory: Path, limits: Limits = Limits(), max_batch: int = 64, max_wait: float = 0.005) -> Starlette:
-    """The service for ``tagger`` (loaded from ``directory``)."""
+def create_app(decoder: Decoder, summary: dict[str, Any], limits: Limits = Limits(), max_batch: int = 64, max_wait: float = 0.0) -> Starlette:
+    """The service for ``decoder`` (a ``DecodeProcess``, or a ``Tagger`` in this process), described by
+    ``summary`` (``seqlab.serve.decoder.model_summary``)."""
     state: dict[str, Any] = {"ready": False}
-    summary = model_summary(tagger, directory)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        batcher = Batcher(tagger, max_batch, max_wait)
+        batcher = Batcher(decoder, max_batch, max_wait)
         worker = asyncio.create_task(batcher.run())
         state.update(batcher=batcher, ready=True)
         try:
@@ -98,7 +78,10 @@ def create_app(tagger: Tagger, directory: Path, limits: Limits = Limits(), max_b
         except RequestError as err:
             return error(err.status, err.message)
         sentences = parsed.sentences
-        analyses = await state["batcher"].tag(sentences, parsed.probs, parsed.nbest) if sentences else []
+        try:
+            analyses = await state["batcher"].tag(sentences, parsed.probs, parsed.nbest) if sentences else []
+        except ModelError as err:
+            return error(503, f"the model could not decode the request: {err}")
         results, at = [], 0
         for group in parsed.inputs:
             results.append([record(a) for a in analyses[at : at + len(group)]])
@@ -112,7 +95,8 @@ def create_app(tagger: Tagger, directory: Path, limits: Limits = Limits(), max_b
         return JSONResponse({"status": "ok"})
 
     async def readyz(request: Request) -> Response:
-        return JSONResponse({"ready": True}) if state["ready"] else JSONResponse({"ready": False}, status_code=503)
+        ready = state["ready"] and getattr(decoder, "alive", True)
+        return JSONResponse({"ready": True}) if ready else JSONResponse({"ready": False}, status_code=503)
 
     async def openapi(request: Request) -> Response:
         return JSONResponse(OPENAPI)
@@ -139,11 +123,14 @@ def create_app(tagger: Tagger, directory: Path, limits: Limits = Limits(), max_b
 
 
 def serve(directory: str | Path, host: str = "127.0.0.1", port: int = 8000, limits: Limits = Limits(), max_batch: int = 64,
-          max_wait: float = 0.005, device: str = "cpu", quiet: bool = False) -> None:
-    """Load the model and serve it until interrupted."""
+          max_wait: float = 0.0, device: str = "cpu", threads: int = 1, quiet: bool = False) -> None:
+    """Load the model in its decoding process (with ``threads`` torch threads) and serve it until
+    interrupted."""
     import uvicorn
 
-    directory = Path(directory)
-    tagger = Tagger.load(directory, device=device)
-    app = create_app(tagger, directory, limits, max_batch, max_wait)
-    uvicorn.run(app, host=host, port=port, log_level="warning" if quiet else "info", access_log=False)
+    decoder = DecodeProcess(directory, device, threads)
+    try:
+        app = create_app(decoder, decoder.summary, limits, max_batch, max_wait)
+        uvicorn.run(app, host=host, port=port, log_level="warning" if quiet else "info", access_log=False)
+    finally:
+        decoder.close()

@@ -1,9 +1,12 @@
 """Dynamic batching: the sentences of concurrent requests decoded together on one model.
 
-A request's sentences wait in a queue; one worker takes what is queued, up to ``max_batch`` sentences or
-until ``max_wait`` has passed since the first, and runs ``Tagger.tag`` on them in one call, which sorts
-them by length into batches of the model's ``train.eval_batch_size`` (less padding than one batch of
-sentences of any lengths), in a thread of its own so that the server keeps answering meanwhile.
+A request's sentences wait in a queue. One worker decodes (through a ``Decoder``: in ``seqlab serve`` the
+model in a process of its own), from a thread of its own so that the server keeps answering meanwhile; whenever it is free it takes what is queued, up to ``max_batch`` sentences,
+and runs ``Tagger.tag`` on them in one call (which sorts them by length into batches of the model's
+``train.eval_batch_size``). While it decodes, the next requests queue up, so under load each batch is
+what arrived during the previous one: the batch size follows the load without a fixed wait. When the
+worker is idle and a first request arrives, it waits at most ``max_wait`` for others (a burst of
+requests sent together is then decoded together) and starts as soon as ``max_batch`` sentences are in.
 Requests that ask for different options (``probs``, ``nbest``) are decoded in separate calls. A
 sentence's result does not depend on what else is in its batch (the encoders give each sentence its
 own encoding, and decoding is per sentence) beyond floating-point rounding: the tags are the same, the
@@ -12,12 +15,22 @@ probabilities agree within 1e-5 (what the tests check).
 from __future__ import annotations
 
 import asyncio
+import collections
+import contextlib
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from seqlab.readers import Sentence
-from seqlab.tagger import Analysis, Tagger
+from seqlab.tagger import Analysis
+
+
+class Decoder(Protocol):
+    """What decodes a batch: a ``seqlab.tagger.Tagger``, or ``seqlab.serve.decoder.DecodeProcess`` (the
+    model in a process of its own)."""
+
+    def tag(self, sentences: list[Sentence], nbest: int = 0, probs: bool = True) -> list[Analysis]: ...
 
 
 @dataclass
@@ -31,11 +44,14 @@ class _Job:
 class Batcher:
     """Collects sentences from concurrent requests and decodes them together."""
 
-    def __init__(self, tagger: Tagger, max_batch: int = 64, max_wait: float = 0.005) -> None:
-        self.tagger = tagger
+    def __init__(self, decoder: Decoder, max_batch: int = 64, max_wait: float = 0.0) -> None:
+        self.decoder = decoder
         self.max_batch = max_batch
         self.max_wait = max_wait
-        self.queue: asyncio.Queue[_Job] = asyncio.Queue()
+        self.queue: collections.deque[_Job] = collections.deque()
+        self.queued = 0
+        """Sentences in the queue."""
+        self.arrived = asyncio.Event()
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="seqlab-decode")
         self.batches = 0
         """Decode calls made (for tests and logs)."""
@@ -43,25 +59,38 @@ class Batcher:
     async def tag(self, sentences: list[Sentence], probs: bool, nbest: int) -> list[Analysis]:
         """The analyses of ``sentences``, decoded with whatever else is queued."""
         done = asyncio.get_running_loop().create_future()
-        await self.queue.put(_Job(sentences, probs, nbest, done))
+        self.queue.append(_Job(sentences, probs, nbest, done))
+        self.queued += len(sentences)
+        self.arrived.set()
         return await done
 
+    async def _arrival(self, timeout: float | None) -> None:
+        """Wait until a request is queued (at most ``timeout`` seconds)."""
+        self.arrived.clear()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self.arrived.wait(), timeout)
+
+    def _take(self) -> list[_Job]:
+        """Queued jobs up to ``max_batch`` sentences (at least one job), in arrival order."""
+        jobs, size = [], 0
+        while self.queue and (not jobs or size + len(self.queue[0].sentences) <= self.max_batch):
+            job = self.queue.popleft()
+            jobs.append(job)
+            size += len(job.sentences)
+        self.queued -= size
+        return jobs
+
     async def run(self) -> None:
-        """The worker: forever take a batch of jobs and decode it."""
+        """The worker: forever take what is queued and decode it."""
         loop = asyncio.get_running_loop()
         while True:
-            jobs = [await self.queue.get()]
-            size = len(jobs[0].sentences)
+            while not self.queue:
+                await self._arrival(None)
             deadline = time.monotonic() + self.max_wait
-            while size < self.max_batch:
-                try:
-                    job = await asyncio.wait_for(self.queue.get(), max(deadline - time.monotonic(), 0.0))
-                except asyncio.TimeoutError:
-                    break
-                jobs.append(job)
-                size += len(job.sentences)
+            while self.queued < self.max_batch and (left := deadline - time.monotonic()) > 0:
+                await self._arrival(left)
             groups: dict[tuple[bool, int], list[_Job]] = {}
-            for job in jobs:
+            for job in self._take():
                 groups.setdefault((job.probs, job.nbest), []).append(job)
             for (probs, nbest), group in groups.items():
                 await self._decode(loop, group, probs, nbest)
@@ -85,4 +114,4 @@ class Batcher:
 
     def _call(self, sentences: list[Sentence], probs: bool, nbest: int) -> list[Analysis]:
         self.batches += 1
-        return self.tagger.tag(sentences, nbest=nbest, probs=probs)  # sorted by length into the model's eval_batch_size batches
+        return self.decoder.tag(sentences, nbest=nbest, probs=probs)  # sorted by length into the model's eval_batch_size batches

@@ -8,11 +8,15 @@ Every problem is a ``RequestError`` with the HTTP status to answer and a message
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 from seqlab.readers import Sentence
 from seqlab.tagger import MAX_NBEST
 from seqlab.tokenizer import sentences_of
+
+
+_BREAKS = re.compile("[\n\r\t\x00]")
 
 
 class RequestError(Exception):
@@ -97,7 +101,7 @@ def _texts(texts: object, split: bool) -> tuple[tuple[Sentence, ...], ...]:
 
 def _tokens(token_lists: object) -> tuple[tuple[Sentence, ...], ...]:
     def usable(token: object) -> bool:
-        return isinstance(token, str) and bool(token.strip()) and not any(c in token for c in "\n\r\t\x00")
+        return isinstance(token, str) and bool(token.strip()) and not _BREAKS.search(token)
 
     if not isinstance(token_lists, list) or not all(isinstance(tokens, list) and all(usable(t) for t in tokens) for tokens in token_lists):
         raise RequestError(422, "'tokens': expected a list of lists of non-empty strings without line breaks, tabs or NUL")
