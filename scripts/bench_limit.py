@@ -145,9 +145,10 @@ def limit_decode(args: argparse.Namespace) -> dict:
     run, _, _, test = setup(args, 10)
     lstm, width = lstm_module(args)
     lstm.eval()
-    lengths = sorted(len(e.words) for e in test if len(e.words))
-    size = args.batch_size
-    xs = [torch.randn(len(chunk), chunk[-1], width) for chunk in (lengths[i : i + size] for i in range(0, len(lengths), size))]
+    from seqlab.data import sorted_order
+
+    lengths = [len(e.words) for e in test if len(e.words)]
+    xs = [torch.randn(len(batch), max(lengths[k] for k in batch), width) for batch in sorted_order(lengths, args.batch_size)]  # seqlab's batches
     start = time.perf_counter()
     with torch.no_grad():
         for x in xs:
@@ -269,7 +270,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "conll2003"))
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[10, 32])
+    parser.add_argument("--batch-sizes", type=int, nargs="*", default=[10, 32], help="training batch sizes (none: decoding only)")
     parser.add_argument("--decode-sizes", type=int, nargs="+", default=[64, 128, 256])
     parser.add_argument("--train-sents", type=int, default=3000)
     parser.add_argument("--threads", type=int, default=2)
@@ -297,7 +298,8 @@ def main() -> None:
             for runtime in args.runtimes:
                 runs[(f"seqlab-decode:{runtime}", size)].append(measure("seqlab-decode", args, size, runtime))
         print(f"  round {round_ + 1} done", file=sys.stderr)
-    print(f"\n{'training':<10} {'batch':>5} {'limit s':>8} {'seqlab s':>9} {'sent/s':>8} {'floor sent/s':>13} {'seqlab/limit':>13} {'seqlab/floor':>13} {'RSS MB seqlab':>14} {'floor':>6}")
+    if args.batch_sizes:
+        print(f"\n{'training':<10} {'batch':>5} {'limit s':>8} {'seqlab s':>9} {'sent/s':>8} {'floor sent/s':>13} {'seqlab/limit':>13} {'seqlab/floor':>13} {'RSS MB seqlab':>14} {'floor':>6}")
     for size in args.batch_sizes:
         limit, ours, floor = runs[("limit-train", size)], runs[("seqlab-train", size)], runs[("floor-train", size)]
         ours_rate = median(ours, "sents") / median(ours, "train_s")
