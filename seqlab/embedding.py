@@ -13,6 +13,7 @@ from seqlab.amp import fp32_lstm_on_cpu
 from seqlab.capture import capturing
 from seqlab.data import CASINGS
 from seqlab.errors import ModelError
+from seqlab.spelling_memo import SpellingMemo
 
 
 def distinct_words(flat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -62,15 +63,25 @@ class CharCNN(nn.Module):
         self.embed = nn.Embedding(num_chars, dim, padding_idx=0)
         self.conv = nn.Conv1d(dim, filters, kernel_size=kernel, padding=kernel // 2)
         self.output_dim = filters
+        self.memo = SpellingMemo(limit=max(1, 10_000_000 // filters))  # at most 10M numbers (40 MB in fp32)
+        """In inference on the CPU, the features of spellings already computed with the same weights."""
 
     def forward(self, chars: torch.Tensor) -> torch.Tensor:
         """``chars (B, L, C)`` long → ``(B, L, filters)``."""
         batch, seq, width = chars.shape
         flat = chars.reshape(batch * seq, width)  # (B*L, C)
-        spellings, inverse = distinct_words(flat) if _share_spellings(flat) else (flat, None)  # (S, C), (B*L,)
-        h = self._features(spellings)  # (S, filters)
+        share = _share_spellings(flat)
+        spellings, inverse = distinct_words(flat) if share else (flat, None)  # (S, C), (B*L,)
+        if share and not self.training and not torch.is_grad_enabled():
+            h = self.memo.features(spellings, self._features, self._weights_stamp())  # (S, filters)
+        else:
+            h = self._features(spellings)  # (S, filters)
         h = h if inverse is None else h[inverse]  # (B*L, filters)
         return h.reshape(batch, seq, -1)  # (B, L, filters)
+
+    def _weights_stamp(self) -> tuple:
+        """The weights as they are: each tensor's identity and in-place write count."""
+        return tuple((id(p), p._version) for p in (self.embed.weight, self.conv.weight, self.conv.bias))
 
     def _features(self, flat: torch.Tensor) -> torch.Tensor:
         """``flat (N, C)`` character ids, one word per row → ``(N, filters)``."""

@@ -1,0 +1,69 @@
+"""The character-feature memo of inference: the same features as computing every batch, computed once
+per spelling and set of weights, forgotten when the weights change, bounded."""
+from __future__ import annotations
+
+import torch
+
+from seqlab.embedding import CharCNN
+from seqlab.spelling_memo import SpellingMemo
+
+
+def batch_of(words: list[list[int]], width: int) -> torch.Tensor:
+    """Character ids ``(1, len(words), width)``, each word 0-padded at the end."""
+    return torch.tensor([[w + [0] * (width - len(w)) for w in words]])
+
+
+def test_the_memo_gives_what_each_batch_computes_and_computes_each_spelling_once():
+    torch.manual_seed(0)
+    cnn = CharCNN(20, 6, 5, 3).eval()
+    computed: list[int] = []
+    features = cnn._features
+    cnn._features = lambda flat: (computed.append(flat.shape[0]), features(flat))[1]
+    batches = [batch_of([[3, 4, 5], [6, 7], [3, 4, 5], [9]], 4), batch_of([[6, 7], [3, 4, 5], [1, 2, 3, 4, 5, 6]], 7), batch_of([[9], [6, 7]], 2)]
+    with torch.no_grad():
+        remembered = [cnn(b) for b in batches]
+        assert computed == [3, 1]  # the first batch's 3 spellings, then only the one new spelling; the last batch none
+        cnn.memo.clear()
+        cnn.train()  # training: no memo
+        fresh = [cnn(b) for b in batches]
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(remembered, fresh))
+    assert computed == [3, 1, 3, 3, 2]
+
+
+def test_changed_weights_empty_the_memo():
+    torch.manual_seed(1)
+    cnn = CharCNN(20, 6, 5, 3).eval()
+    chars = batch_of([[3, 4, 5], [6, 7]], 3)
+    with torch.no_grad():
+        before = cnn(chars)
+        cnn.conv.weight.add_(0.5)  # an optimiser step writes in place
+        after = cnn(chars)
+        cnn.memo.clear()
+        expected = cnn(chars)
+    assert not torch.allclose(before, after) and torch.equal(after, expected)
+
+
+def test_with_gradients_the_memo_is_not_used():
+    cnn = CharCNN(20, 6, 5, 3).eval()
+    cnn(batch_of([[3, 4, 5]], 3)).sum().backward()
+    assert not cnn.memo.rows and cnn.conv.weight.grad is not None
+
+
+def test_the_memo_stays_within_its_limit_and_handles_repeated_rows():
+    memo = SpellingMemo(limit=5)
+    compute = lambda flat: flat.float().sum(dim=1, keepdim=True).repeat(1, 2)  # noqa: E731  (N, 2)
+    for start in range(0, 40, 3):
+        spellings = torch.tensor([[start + 1, start + 2], [start + 1, start + 2], [start + 3, 0]])  # a repeated row, as when distinct_words falls back
+        out = memo.features(spellings, compute, stamp="w")
+        assert torch.equal(out, compute(spellings)) and len(memo.rows) <= 5
+
+
+def test_a_copied_model_starts_with_an_empty_memo():
+    import copy
+    import pickle
+
+    cnn = CharCNN(20, 6, 5, 3).eval()
+    with torch.no_grad():
+        cnn(batch_of([[3, 4, 5]], 3))
+    twin, thawed = copy.deepcopy(cnn), pickle.loads(pickle.dumps(cnn))
+    assert cnn.memo.rows and not twin.memo.rows and not thawed.memo.rows and twin.memo.limit == cnn.memo.limit
