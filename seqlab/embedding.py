@@ -51,7 +51,41 @@ def _share_spellings(flat: torch.Tensor) -> bool:
     return flat.device.type == "cpu" and not capturing()
 
 
-class CharCNN(nn.Module):
+class CharFeatures(nn.Module):
+    """A per-word feature from the word's characters: ``(B, L, C)`` character ids → ``(B, L, output_dim)``.
+
+    Each distinct spelling of a batch is computed once (``_features``, by the subclass) and copied to its
+    positions; in inference on the CPU (eval mode, no gradients) the features are also remembered
+    across batches (``seqlab.spelling_memo``), keyed by the weights as they are.
+    """
+
+    output_dim: int
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.memo = SpellingMemo()
+        """In inference on the CPU, the features of spellings already computed with the same weights."""
+
+    def forward(self, chars: torch.Tensor) -> torch.Tensor:
+        """``chars (B, L, C)`` long → ``(B, L, output_dim)``."""
+        batch, seq, width = chars.shape
+        flat = chars.reshape(batch * seq, width)  # (B*L, C)
+        share = _share_spellings(flat)
+        spellings, inverse = distinct_words(flat) if share else (flat, None)  # (S, C), (B*L,)
+        if share and not self.training and not torch.is_grad_enabled():
+            self.memo.limit = max(1, 10_000_000 // self.output_dim)  # at most 10M numbers (40 MB in fp32)
+            h = self.memo.features(spellings, self._features, tuple((id(p), p._version) for p in self.parameters()))  # (S, F)
+        else:
+            h = self._features(spellings)  # (S, F)
+        h = h if inverse is None else h[inverse]  # (B*L, F)
+        return h.reshape(batch, seq, -1)  # (B, L, F)
+
+    def _features(self, flat: torch.Tensor) -> torch.Tensor:
+        """``flat (N, C)`` character ids, one word per row (all-0 rows are padding) → ``(N, output_dim)``."""
+        raise NotImplementedError
+
+
+class CharCNN(CharFeatures):
     """Per-word character CNN with max-pooling over the word's characters (Ma & Hovy, 2016).
 
     ``c_w = max_k conv(chars(w))_k`` over the real characters of ``w`` only: padding characters never
@@ -63,25 +97,6 @@ class CharCNN(nn.Module):
         self.embed = nn.Embedding(num_chars, dim, padding_idx=0)
         self.conv = nn.Conv1d(dim, filters, kernel_size=kernel, padding=kernel // 2)
         self.output_dim = filters
-        self.memo = SpellingMemo(limit=max(1, 10_000_000 // filters))  # at most 10M numbers (40 MB in fp32)
-        """In inference on the CPU, the features of spellings already computed with the same weights."""
-
-    def forward(self, chars: torch.Tensor) -> torch.Tensor:
-        """``chars (B, L, C)`` long → ``(B, L, filters)``."""
-        batch, seq, width = chars.shape
-        flat = chars.reshape(batch * seq, width)  # (B*L, C)
-        share = _share_spellings(flat)
-        spellings, inverse = distinct_words(flat) if share else (flat, None)  # (S, C), (B*L,)
-        if share and not self.training and not torch.is_grad_enabled():
-            h = self.memo.features(spellings, self._features, self._weights_stamp())  # (S, filters)
-        else:
-            h = self._features(spellings)  # (S, filters)
-        h = h if inverse is None else h[inverse]  # (B*L, filters)
-        return h.reshape(batch, seq, -1)  # (B, L, filters)
-
-    def _weights_stamp(self) -> tuple:
-        """The weights as they are: each tensor's identity and in-place write count."""
-        return tuple((id(p), p._version) for p in (self.embed.weight, self.conv.weight, self.conv.bias))
 
     def _features(self, flat: torch.Tensor) -> torch.Tensor:
         """``flat (N, C)`` character ids, one word per row → ``(N, filters)``."""
@@ -107,7 +122,7 @@ class CharCNN(nn.Module):
         return F.linear(windows.reshape(count, width, dim * kernel), weight, self.conv.bias)  # (N, C, filters)
 
 
-class CharLSTM(nn.Module):
+class CharLSTM(CharFeatures):
     """Per-word character BiLSTM (Lample et al., 2016): ``c_w = [→h_last; ←h_first]`` over ``w``'s characters.
 
     Each word is its own sequence (packed by its character count), so a word's feature does not depend
@@ -121,14 +136,11 @@ class CharLSTM(nn.Module):
         self.rnn = nn.LSTM(dim, hidden, batch_first=True, bidirectional=True)
         self.output_dim = 2 * hidden
 
-    def forward(self, chars: torch.Tensor) -> torch.Tensor:
-        """``chars (B, L, C)`` long → ``(B, L, 2·hidden)``."""
-        batch, seq, width = chars.shape
-        flat = chars.reshape(batch * seq, width)  # (B*L, C)
-        spellings, inverse = distinct_words(flat) if _share_spellings(flat) else (flat, None)  # (S, C), (B*L,)
+    def _features(self, spellings: torch.Tensor) -> torch.Tensor:
+        """``spellings (S, C)`` → ``(S, 2·hidden)``; padding rows get 0."""
         counts = (spellings != 0).sum(dim=1)  # (S,)
         real = counts > 0  # (S,)
-        out = flat.new_zeros(spellings.shape[0], self.output_dim, dtype=self.embed.weight.dtype)  # (S, 2H)
+        out = spellings.new_zeros(spellings.shape[0], self.output_dim, dtype=self.embed.weight.dtype)  # (S, 2H)
         if bool(real.any()):
             words = spellings[real]  # (W, C): only real words go through the LSTM, each spelling once
             with fp32_lstm_on_cpu(self.embed(words)) as embedded:
@@ -136,8 +148,7 @@ class CharLSTM(nn.Module):
                 _, (h_n, _) = self.rnn(packed)  # h_n (2, W, H)
             h_n = h_n.to(out.dtype)
             out = out.index_put((real.nonzero(as_tuple=True)[0],), torch.cat([h_n[0], h_n[1]], dim=1))  # (S, 2H)
-        out = out if inverse is None else out[inverse]  # (B*L, 2H)
-        return out.reshape(batch, seq, -1)  # (B, L, 2H)
+        return out
 
 
 def initialise_embeddings(module: nn.Module, kind: str) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import torch
 
-from seqlab.embedding import CharCNN
+import pytest
+
+from seqlab.embedding import CharCNN, CharLSTM
 from seqlab.spelling_memo import SpellingMemo
 
 
@@ -13,9 +15,10 @@ def batch_of(words: list[list[int]], width: int) -> torch.Tensor:
     return torch.tensor([[w + [0] * (width - len(w)) for w in words]])
 
 
-def test_the_memo_gives_what_each_batch_computes_and_computes_each_spelling_once():
+@pytest.mark.parametrize("make", [lambda: CharCNN(20, 6, 5, 3), lambda: CharLSTM(20, 6, 4)], ids=["cnn", "lstm"])
+def test_the_memo_gives_what_each_batch_computes_and_computes_each_spelling_once(make):
     torch.manual_seed(0)
-    cnn = CharCNN(20, 6, 5, 3).eval()
+    cnn = make().eval()
     computed: list[int] = []
     features = cnn._features
     cnn._features = lambda flat: (computed.append(flat.shape[0]), features(flat))[1]
@@ -26,7 +29,7 @@ def test_the_memo_gives_what_each_batch_computes_and_computes_each_spelling_once
         cnn.memo.clear()
         cnn.train()  # training: no memo
         fresh = [cnn(b) for b in batches]
-    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(remembered, fresh))
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(remembered, fresh)) and not torch.equal(remembered[0][0, 0], remembered[0][0, 1])
     assert computed == [3, 1, 3, 3, 2]
 
 
