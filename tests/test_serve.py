@@ -249,7 +249,7 @@ def test_a_dead_decoding_process_gets_503s_not_a_crash(model):
         os.kill(int(decoder[0]), 9)
         time.sleep(0.5)
         status, answer = client.tag(texts=["I eat the apple."])
-        assert status == 503 and "decoding process stopped" in answer["error"]
+        assert status == 503 and "the decoding process stopped (exit code -9)" in answer["error"]
         assert client.request("GET", "/readyz")[0] == 503 and client.request("GET", "/healthz")[0] == 200
         assert client.process.poll() is None
 

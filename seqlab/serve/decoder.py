@@ -67,8 +67,11 @@ class DecodeProcess:
         try:
             return self.connection.recv()
         except (EOFError, OSError):
-            self.process.join(timeout=5)
-            raise ModelError(f"the decoding process stopped (exit code {self.process.exitcode})") from None
+            raise self._stopped() from None
+
+    def _stopped(self) -> ModelError:
+        self.process.join(timeout=5)
+        return ModelError(f"the decoding process stopped (exit code {self.process.exitcode})")
 
     def tag(self, sentences: list[Sentence], nbest: int = 0, probs: bool = True) -> list:
         """``Tagger.tag(sentences, nbest=nbest, probs=probs)`` in the child."""
@@ -76,7 +79,7 @@ class DecodeProcess:
             try:
                 self.connection.send((sentences, nbest, probs))
             except (OSError, ValueError):
-                raise ModelError(f"the decoding process stopped (exit code {self.process.exitcode})") from None
+                raise self._stopped() from None
             kind, value = self._receive()
         if kind == "error":
             raise ModelError(value)
