@@ -47,7 +47,7 @@ def model_summary(tagger: Any, directory: Path) -> dict[str, Any]:
 
 
 class DecodeProcess:
-    """A model loaded in a child process; ``tag`` has ``Tagger.tag``'s signature and answers."""
+    """A model loaded in a child process; ``tag(sentences, nbest=, probs=)`` answers as ``Tagger.tag`` does."""
 
     def __init__(self, directory: str | Path, device: str = "cpu", threads: int = 1) -> None:
         context = multiprocessing.get_context("spawn")
