@@ -59,11 +59,10 @@ class CharFeatures(nn.Module):
     across batches (``seqlab.spelling_memo``), keyed by the weights as they are.
     """
 
-    output_dim: int
-
-    def __init__(self) -> None:
+    def __init__(self, output_dim: int) -> None:
         super().__init__()
-        self.memo = SpellingMemo()
+        self.output_dim = output_dim
+        self.memo = SpellingMemo(limit=max(1, 10_000_000 // output_dim))  # at most 10M numbers (40 MB in fp32)
         """In inference on the CPU, the features of spellings already computed with the same weights."""
 
     def forward(self, chars: torch.Tensor) -> torch.Tensor:
@@ -73,12 +72,17 @@ class CharFeatures(nn.Module):
         share = _share_spellings(flat)
         spellings, inverse = distinct_words(flat) if share else (flat, None)  # (S, C), (B*L,)
         if share and not self.training and not torch.is_grad_enabled():
-            self.memo.limit = max(1, 10_000_000 // self.output_dim)  # at most 10M numbers (40 MB in fp32)
-            h = self.memo.features(spellings, self._features, tuple((id(p), p._version) for p in self.parameters()))  # (S, F)
+            h = self.memo.features(spellings, self._features, self._stamp())  # (S, F)
         else:
             h = self._features(spellings)  # (S, F)
         h = h if inverse is None else h[inverse]  # (B*L, F)
         return h.reshape(batch, seq, -1)  # (B, L, F)
+
+    def _stamp(self) -> tuple:
+        """What the features depend on besides the spelling: each weight tensor as it is (its identity and
+        in-place write count) and the CPU autocast dtype in force, if any."""
+        cast = torch.get_autocast_dtype("cpu") if torch.is_autocast_enabled("cpu") else None
+        return (cast, *((id(p), p._version) for p in self.parameters()))
 
     def _features(self, flat: torch.Tensor) -> torch.Tensor:
         """``flat (N, C)`` character ids, one word per row (all-0 rows are padding) → ``(N, output_dim)``."""
@@ -93,10 +97,9 @@ class CharCNN(CharFeatures):
     """
 
     def __init__(self, num_chars: int, dim: int, filters: int, kernel: int) -> None:
-        super().__init__()
+        super().__init__(filters)
         self.embed = nn.Embedding(num_chars, dim, padding_idx=0)
         self.conv = nn.Conv1d(dim, filters, kernel_size=kernel, padding=kernel // 2)
-        self.output_dim = filters
 
     def _features(self, flat: torch.Tensor) -> torch.Tensor:
         """``flat (N, C)`` character ids, one word per row → ``(N, filters)``."""
@@ -131,10 +134,9 @@ class CharLSTM(CharFeatures):
     """
 
     def __init__(self, num_chars: int, dim: int, hidden: int) -> None:
-        super().__init__()
+        super().__init__(2 * hidden)
         self.embed = nn.Embedding(num_chars, dim, padding_idx=0)
         self.rnn = nn.LSTM(dim, hidden, batch_first=True, bidirectional=True)
-        self.output_dim = 2 * hidden
 
     def _features(self, spellings: torch.Tensor) -> torch.Tensor:
         """``spellings (S, C)`` → ``(S, 2·hidden)``; padding rows get 0."""

@@ -6,8 +6,8 @@ it: decoding a corpus then computes each distinct spelling of the whole corpus o
 per batch, and a long-running service computes a frequent word once.
 
 The memo belongs to the weights as they are: its ``stamp`` names the weight tensors and their versions
-(torch counts every in-place write, so an optimiser step or loading a state dict changes it), and a
-different stamp empties it. It holds at most ``limit`` spellings and is emptied when full, so memory
+(torch counts every in-place write, so an optimiser step or loading a state dict changes it) and the
+autocast dtype in force, and a different stamp empties it. It holds at most ``limit`` spellings and is emptied when full, so memory
 stays bounded on an endless stream. One lock serialises its use, so threads may share a model.
 """
 from __future__ import annotations
@@ -50,14 +50,12 @@ class SpellingMemo:
         ids = spellings.numpy()
         lengths = (spellings != 0).sum(dim=1).tolist()  # characters are never 0 inside a word
         keys = [ids[k, :n].tobytes() for k, n in enumerate(lengths)]
-        missing = list({key: k for k, key in reversed(list(enumerate(keys))) if key not in self.rows}.values())  # first of each new key
-        if missing:
-            fresh = compute(spellings[missing])  # (M, F)
-            if self.table is not None and self.table.dtype != fresh.dtype:  # e.g. under autocast: start over
-                self.clear()
-                missing = list({key: k for k, key in reversed(list(enumerate(keys)))}.values())
-                fresh = compute(spellings[missing])
-            self._store([keys[k] for k in missing], fresh)
+        new: dict[bytes, int] = {}  # each spelling not held → its first row
+        for k, key in enumerate(keys):
+            if key not in self.rows:
+                new.setdefault(key, k)
+        if new:
+            self._store(list(new), compute(spellings[list(new.values())]))  # (M, F)
         rows = torch.tensor([self.rows[key] for key in keys], dtype=torch.long)  # (N,)
         assert self.table is not None
         return self.table[rows]  # (N, F)
