@@ -73,17 +73,23 @@ def _format_report(rep) -> str:
     return "\n".join(lines)
 
 
-def _threads(args: argparse.Namespace) -> None:
-    """Apply ``--threads`` (validated) before any work."""
-    if args.threads is None:
-        return
+def _thread_count(args: argparse.Namespace) -> int | None:
+    """``--threads``, validated (None when not given)."""
     from seqlab.errors import ConfigError
 
-    if not 1 <= args.threads <= 1024:
+    if args.threads is not None and not 1 <= args.threads <= 1024:
         raise ConfigError([f"--threads: expected a number from 1 to 1024, got {args.threads}"])
+    return args.threads
+
+
+def _threads(args: argparse.Namespace) -> None:
+    """Apply ``--threads`` (validated) before any work."""
+    threads = _thread_count(args)
+    if threads is None:
+        return
     import torch
 
-    torch.set_num_threads(args.threads)
+    torch.set_num_threads(threads)
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -256,9 +262,7 @@ def _serve(args: argparse.Namespace) -> int:
         from seqlab.serve.requests import Limits
     except ImportError as err:
         raise ModelError(f"seqlab serve needs starlette and uvicorn: pip install -e '.[serve]' ({err.name} is missing)") from None
-    threads = 1 if args.threads is None else args.threads
-    if not 1 <= threads <= 1024:
-        raise ConfigError([f"--threads: expected a number from 1 to 1024, got {threads}"])
+    threads = _thread_count(args) or 1  # the decoding process's; the HTTP process needs a core too
     limits = Limits(args.max_request_bytes, args.max_sentences, args.max_tokens)
     device = str(resolve_device(args.device, "--device"))
     serve(args.model, args.host, args.port, limits, args.max_batch, args.max_wait_ms / 1000, device, threads, quiet=args.quiet)
