@@ -121,12 +121,11 @@ def decoding_process(pid: int) -> int | None:
         return None
 
 
-def write_input(model: str, data: str, fmt: str) -> Path:
-    """The sentences of ``data`` as the JSONL file ``seqlab predict`` reads."""
+def write_input(sentences: list[tuple[str, ...]]) -> Path:
+    """The sentences as the JSONL file ``seqlab predict`` reads."""
     path = ROOT / "runs" / "bench_serve_input.jsonl"
     path.parent.mkdir(parents=True, exist_ok=True)
-    sentences = [s for s in iter_sentences(data, load_bundle(model).config.data, require_tags=False, fmt=fmt) if s.tokens]
-    path.write_text("".join(json.dumps({"tokens": list(s.tokens)}) + "\n" for s in sentences), encoding="utf-8")
+    path.write_text("".join(json.dumps({"tokens": list(tokens)}) + "\n" for tokens in sentences), encoding="utf-8")
     return path
 
 
@@ -153,7 +152,7 @@ def main() -> None:
     data = load_bundle(args.model).config.data
     sentences = [s.tokens for s in iter_sentences(args.data, data, require_tags=False, fmt=args.format) if s.tokens]
     bodies = [json.dumps({"tokens": [list(tokens)]}).encode() for tokens in sentences]
-    path = write_input(args.model, args.data, args.format)
+    path = write_input(sentences)
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "seqlab", "-q", "serve", "--model", args.model, "--port", str(port), "--max-batch", str(args.max_batch),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import json
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ from seqlab.model import build_model
 from seqlab.tagger import Tagger
 from seqlab.experiments.verdicts import GATED, REACHED, budget_verdicts, cell_conditions, gate_verdict
 
-__all__ = ["Condition", "conditions", "long_range_budget", "still_possible"]
+__all__ = ["Condition", "cell_spec", "conditions", "long_range_budget", "still_possible"]
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,12 @@ class Condition:
 
     def spec(self, distance: int, seed: int) -> str:
         """The ``--cell`` argument that reruns one run of this condition."""
-        return "/".join([self.variant.name, *self.settings, self.budget.name, f"T{distance}", f"seed{seed}"])
+        return cell_spec(self.variant.name, self.settings, self.budget.name, distance, seed)
+
+
+def cell_spec(variant: str, settings: Sequence[str], budget: str, distance: int, seed: int) -> str:
+    """``VARIANT/KEY=VALUE…/BUDGET/T…/seed…``: one run of the sweep (the key of ``cells.jsonl``, ``--cell``)."""
+    return "/".join([variant, *settings, budget, f"T{distance}", f"seed{seed}"])
 
 
 def conditions(exp: ExperimentConfig) -> list[Condition]:
@@ -166,8 +172,7 @@ def _gates_of_solved(runner: Runner, exp: ExperimentConfig, rows: list[dict[str,
         sentences = runner.long_range_test(exp, distance)[:200]
         models = []
         for seed in seed_range(exp):
-            spec = "/".join([variant.name, *best["settings"], best["budget"], f"T{distance}", f"seed{seed}"])
-            record = done.get(spec)
+            record = done.get(cell_spec(variant.name, best["settings"], best["budget"], distance, seed))
             if record is None or not record["accuracy"] >= REACHED:
                 continue
             tagger = Tagger.load(Path(record["directory"]))
@@ -192,7 +197,7 @@ def _diagnose_failures(runner: Runner, exp: ExperimentConfig, rows: list[dict[st
         distance = min(missed)
         scores = row["accuracy"][str(distance)]
         worst = min((a, seed) for seed, a in enumerate(scores, start=1) if a is not None)[1]
-        record = done["/".join([row["variant"], *row["settings"], largest, f"T{distance}", f"seed{worst}"])]
+        record = done[cell_spec(row["variant"], row["settings"], largest, distance, worst)]
         tagger = Tagger.load(Path(record["directory"]))
         sentences = runner.long_range_test(exp, distance)[:200]
         torch.manual_seed(tagger.bundle.config.seed)  # the run's exact initial weights

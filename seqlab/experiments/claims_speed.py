@@ -12,6 +12,7 @@ sentences of a CoNLL corpus (``DIR/{train,dev,test}.*``) with seqlab's default r
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,8 @@ from seqlab.experiments.outcome import Outcome, cell_name, draw, mean_std, seed_
 from seqlab.experiments.runner import Run, Runner
 from seqlab.experiments.settings import ExperimentConfig, Variant, extra, related
 from seqlab.experiments.measures import apple_accuracy, last_token_accuracy
-from seqlab.experiments.verdicts import accuracy_verdict, parameters_verdict, per_step_verdict, to_target_verdict
+from seqlab.experiments.verdicts import GATED, accuracy_verdict, parameters_verdict, per_step_verdict, to_target_verdict
+from seqlab.config import DataConfig
 from seqlab.evaluate import evaluate_file
 from seqlab.readers import read_corpus
 
@@ -76,11 +78,10 @@ def lstm_vs_gru(runner: Runner, exp: ExperimentConfig, out: Path) -> Outcome:
         for variant in task.exp.variants:
             runs = [runner.run(task.exp, variant, seed, task.distance, task.data) for seed in seed_range(task.exp)]
             cell = cell_name(runs[0])
-            if cell not in ("lstm", "gru"):
+            if cell not in GATED:
                 continue
             config = runs[0].config
-            train_size = len(read_corpus(Path(config.data.train or ""), config.data))
-            per_epoch = math.ceil(train_size / config.train.batch_size)
+            per_epoch = math.ceil(_train_size(Path(config.data.train or ""), config.data) / config.train.batch_size)
             scratch = Variant(f"{variant.name}-scratch", (*variant.overrides, "model.encoder.impl=scratch", "train.epochs=1", "train.stop_at=null"))
             scratch_runs = [runner.run(task.exp, scratch, seed, task.distance, task.data) for seed in seed_range(task.exp)]
             base = {"task": task.name, "cell": cell, "target": task.target, "encoder_parameters": sum(p.numel() for p in runs[0].tagger.model.encoder.parameters())}
@@ -98,6 +99,12 @@ def lstm_vs_gru(runner: Runner, exp: ExperimentConfig, out: Path) -> Outcome:
     series = {cell: [mean_std(next((r["accuracy"] for r in fused if r["task"] == g and r["cell"] == cell), [float("nan")])) for g in groups] for cell in ("lstm", "gru")}
     draw(lambda: plots.bars(out / "lstm_vs_gru.png", "LSTM vs GRU: accuracy per task", groups, series, "accuracy (long-range: query; apple: apple tokens; corpus: test F1)"), outcome)
     return outcome
+
+
+@functools.lru_cache(maxsize=None)
+def _train_size(path: Path, data: DataConfig) -> int:
+    """Sentences in a task's training file (read once per task, not once per cell)."""
+    return len(read_corpus(path, data))
 
 
 def _speed(run: Run) -> float:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from seqlab.experiments.outcome import mean_std
+
 __all__ = [
     "GATED", "REACHED", "accuracy_verdict", "best_by_cell", "budget_verdicts", "cell_conditions", "gate_verdict", "parameters_verdict",
     "per_step_verdict", "to_target_verdict",
@@ -116,8 +118,7 @@ def _pairs(table: list[dict[str, Any]], impl: str) -> list[tuple[str, dict[str, 
 
 
 def _mean(values: list[float]) -> float:
-    finite = [v for v in values if v == v]
-    return sum(finite) / len(finite) if finite else float("nan")
+    return mean_std(values)[0]
 
 
 def parameters_verdict(table: list[dict[str, Any]]) -> tuple[str, str, bool | None]:
