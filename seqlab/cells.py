@@ -109,8 +109,13 @@ def reverse_index(lengths: Tensor, seq: int) -> Tensor:
 
 
 def gather_time(x: Tensor, index: Tensor) -> Tensor:
-    """``x (B, L, F)`` reordered along time by ``index (B, L)``."""
-    return x.gather(1, index.unsqueeze(2).expand(-1, -1, x.shape[2]))  # (B, L, F)
+    """``x (B, L, F)`` reordered along time by ``index (B, L)``: ``out[b, t] = x[b, index[b, t]]``.
+
+    Whole rows of ``F`` numbers are copied (``index_select`` on ``(B·L, F)``): about half the time of an
+    element-wise ``gather``, whose index has ``F`` entries per row. The same numbers, forward and backward."""
+    batch, seq, features = x.shape
+    rows = (index + torch.arange(batch, device=index.device).unsqueeze(1) * seq).reshape(batch * seq)  # (B·L,)
+    return x.reshape(batch * seq, features).index_select(0, rows).reshape(batch, seq, features)  # (B, L, F)
 
 
 class ScratchRecurrent(nn.Module):

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from seqlab.cells import ScratchRecurrent, initialise_recurrent, reverse_index
+from seqlab.cells import ScratchRecurrent, gather_time, initialise_recurrent, reverse_index
 from seqlab.config import load_config
 from seqlab.encoder import RecurrentEncoder
 from seqlab.errors import ConfigError, ModelError
@@ -137,6 +137,22 @@ def test_reverse_index_reverses_within_each_length_and_is_an_involution():
     index = reverse_index(torch.tensor([3, 1, 4]), 4)
     assert index.tolist() == [[2, 1, 0, 3], [0, 1, 2, 3], [3, 2, 1, 0]]
     assert torch.equal(index.gather(1, index), torch.arange(4).expand(3, 4))
+
+
+def test_gather_time_is_torch_gather_forward_and_backward():
+    torch.manual_seed(0)
+    index = reverse_index(torch.tensor([5, 2, 7, 1]), 7)  # (4, 7)
+    x = torch.randn(4, 7, 3, requires_grad=True)
+    weights = torch.randn(4, 7, 3)
+    (gather_time(x, index) * weights).sum().backward()
+    ours = x.grad.clone()
+    x.grad = None
+    reference = x.gather(1, index.unsqueeze(2).expand(-1, -1, 3))  # (4, 7, 3): out[b, t] = x[b, index[b, t]]
+    (reference * weights).sum().backward()
+    assert torch.equal(gather_time(x, index), reference)
+    assert torch.equal(ours, x.grad)
+    shuffled = torch.stack([torch.randperm(7) for _ in range(4)])  # any per-sentence reordering, not only reversal
+    assert torch.equal(gather_time(x, shuffled), x.gather(1, shuffled.unsqueeze(2).expand(-1, -1, 3)))
 
 
 @pytest.mark.parametrize("cell", list(TORCH))
