@@ -7,6 +7,7 @@ import random
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from seqlab.config import DataConfig
@@ -150,9 +151,11 @@ def collate(items: Sequence[EncodedSentence], index: Sequence[int]) -> Batch:
     words = _scatter([e.words for e in items], mask)  # (batch, seq)
     casing = _scatter([e.casing for e in items], mask)  # (batch, seq)
     width = max(e.chars.shape[1] for e in items)
-    chars = torch.zeros(len(items), seq, width, dtype=torch.long)  # (batch, seq, chars)
-    for row, e in enumerate(items):
-        chars[row, : e.chars.shape[0], : e.chars.shape[1]] = e.chars
+    padded = np.zeros((len(items), seq, width), dtype=np.int64)  # (batch, seq, chars)
+    for row, e in enumerate(items):  # NumPy's slice writes cost a fraction of torch's per-call dispatch
+        block = e.chars.numpy()
+        padded[row, : block.shape[0], : block.shape[1]] = block
+    chars = torch.from_numpy(padded)  # (batch, seq, chars)
     tags = None
     if all(e.tags is not None for e in items):
         tags = _scatter([e.tags for e in items], mask)  # (batch, seq)
