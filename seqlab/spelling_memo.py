@@ -15,6 +15,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Hashable
 
+import numpy as np
 import torch
 
 
@@ -50,15 +51,16 @@ class SpellingMemo:
         ids = spellings.numpy()
         lengths = (spellings != 0).sum(dim=1).tolist()  # characters are never 0 inside a word
         keys = [ids[k, :n].tobytes() for k, n in enumerate(lengths)]
+        held = self.rows
         new: dict[bytes, int] = {}  # each spelling not held → its first row
         for k, key in enumerate(keys):
-            if key not in self.rows:
+            if key not in held:
                 new.setdefault(key, k)
         if new:
-            self._store(list(new), compute(spellings[list(new.values())]))  # (M, F)
-        rows = torch.tensor([self.rows[key] for key in keys], dtype=torch.long)  # (N,)
+            self._store(list(new), compute(spellings[torch.tensor(list(new.values()))]))  # (M, F)
+        rows = np.fromiter(map(held.__getitem__, keys), dtype=np.int64, count=len(keys))  # (N,)
         assert self.table is not None
-        return self.table[rows]  # (N, F)
+        return self.table[torch.from_numpy(rows)]  # (N, F)
 
     def _store(self, keys: list[bytes], fresh: torch.Tensor) -> None:
         """Append ``fresh (M, F)`` as the rows of ``keys`` (distinct, new), growing ``table`` by doubling."""
@@ -71,5 +73,4 @@ class SpellingMemo:
                 grown[:start] = self.table[:start]
             self.table = grown
         self.table[start:need] = fresh
-        for offset, key in enumerate(keys):
-            self.rows[key] = start + offset
+        self.rows.update(zip(keys, range(start, need)))
