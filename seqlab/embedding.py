@@ -43,6 +43,26 @@ def distinct_words(flat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 _KEY_GENERATOR = torch.Generator()
 
+GROUP_COST = 1000
+"""One more call of the character features costs about as much as this many character positions (CPU)."""
+
+
+def length_groups(counts: list[int], call_cost: int = GROUP_COST) -> list[tuple[int, int]]:
+    """Cut words sorted by length, ``counts`` (ascending), into runs ``[(start, end)]`` that minimise
+    ``Σ_g rows_g · width_g + call_cost · groups``, where a run's width is its last (longest) count: each
+    run is computed at its own width. Dynamic programming over the places where the count changes,
+    ``cost(j) = min_{i<j} cost(i) + (j − i) · counts[j−1] + call_cost``."""
+    n = len(counts)
+    ends = [k for k in range(1, n + 1) if k == n or counts[k] != counts[k - 1]]
+    cost, back = {0: 0}, {0: 0}
+    for j in ends:
+        cost[j], back[j] = min((cost[i] + (j - i) * max(counts[j - 1], 1) + call_cost, i) for i in back if i < j)
+    groups = []
+    while n:
+        groups.append((back[n], n))
+        n = back[n]
+    return groups[::-1]
+
 
 def _share_spellings(flat: torch.Tensor) -> bool:
     """Whether to compute each distinct spelling once: eagerly on the CPU. A captured graph keeps the
@@ -72,11 +92,26 @@ class CharFeatures(nn.Module):
         share = _share_spellings(flat)
         spellings, inverse = distinct_words(flat) if share else (flat, None)  # (S, C), (B*L,)
         if share and not self.training and not torch.is_grad_enabled():
-            h = self.memo.features(spellings, self._features, self._stamp())  # (S, F)
+            h = self.memo.features(spellings, self._features_by_length, self._stamp())  # (S, F)
         else:
             h = self._features(spellings)  # (S, F)
         h = h if inverse is None else h[inverse]  # (B*L, F)
         return h.reshape(batch, seq, -1)  # (B, L, F)
+
+    def _features_by_length(self, flat: torch.Tensor) -> torch.Tensor:
+        """``_features`` of ``flat (N, C)`` computed in groups of words of similar length, each group cut
+        to its own longest word (``length_groups``): the same features, since the characters past a
+        word's end are padding, which never enters its feature, but far fewer padded positions when one
+        long word sets the width of all (the CoNLL-2003 test set at batch 128: 177K positions for 62K
+        characters). Used in inference only: in training the split would change the order in which the
+        weights' gradients are summed."""
+        if flat.shape[0] == 0:
+            return self._features(flat)
+        counts = (flat != 0).sum(dim=1)  # (N,)
+        order = counts.argsort()  # (N,)
+        ranked = counts[order].tolist()
+        parts = [self._features(flat[order[i:j], : max(ranked[j - 1], 1)]) for i, j in length_groups(ranked)]  # [(n_g, F)]
+        return torch.cat(parts).index_select(0, order.argsort())  # (N, F), rows back in input order
 
     def _stamp(self) -> tuple:
         """What the features depend on besides the spelling: each weight tensor as it is (its identity and

@@ -6,7 +6,7 @@ import torch
 
 import pytest
 
-from seqlab.embedding import CharCNN, CharLSTM
+from seqlab.embedding import CharCNN, CharLSTM, length_groups
 from seqlab.spelling_memo import SpellingMemo
 
 
@@ -70,3 +70,37 @@ def test_a_copied_model_starts_with_an_empty_memo():
         cnn(batch_of([[3, 4, 5]], 3))
     twin, thawed = copy.deepcopy(cnn), pickle.loads(pickle.dumps(cnn))
     assert cnn.memo.rows and not twin.memo.rows and not thawed.memo.rows and twin.memo.limit == cnn.memo.limit
+
+
+@pytest.mark.parametrize("make", [lambda: CharCNN(30, 6, 5, 3), lambda: CharLSTM(30, 6, 4)], ids=["cnn", "lstm"])
+def test_features_by_length_are_the_features_of_the_whole_batch(make):
+    torch.manual_seed(2)
+    module = make().eval()
+    lengths = [1, 12, 3, 0, 3, 40, 2, 7, 7, 1, 25]  # one long word sets the width of all; a padding row
+    flat = torch.tensor([[int(c) for c in torch.randint(1, 30, (n,))] + [0] * (40 - n) for n in lengths])  # (11, 40)
+    with torch.no_grad():
+        whole = module._features(flat)
+        grouped = module._features_by_length(flat)
+    assert torch.allclose(grouped, whole, atol=1e-6) and torch.equal(grouped[3], torch.zeros(module.output_dim))
+
+
+def test_length_groups_find_the_cheapest_cut_found_by_brute_force():
+    import itertools
+    import random
+
+    rng = random.Random(0)
+    for _ in range(200):
+        counts = sorted(rng.choice([0, 1, 2, 3, 5, 8, 13, 30]) for _ in range(rng.randint(1, 9)))
+        call_cost = rng.choice([0, 1, 4, 20, 1000])
+
+        def cost(groups):
+            return sum((j - i) * max(counts[j - 1], 1) + call_cost for i, j in groups)
+
+        best = min(
+            cost(list(zip((0, *cuts), (*cuts, len(counts)))))
+            for r in range(len(counts))
+            for cuts in itertools.combinations(range(1, len(counts)), r)
+        )
+        groups = length_groups(counts, call_cost)
+        assert groups[0][0] == 0 and groups[-1][1] == len(counts) and all(a[1] == b[0] for a, b in zip(groups, groups[1:]))
+        assert cost(groups) == best
