@@ -243,8 +243,9 @@ class Tagger:
                 marginals = head.marginals(emissions, batch.mask).gather(2, paths.unsqueeze(2)).squeeze(2).tolist()  # (B, L)
                 confidences = self._span_confidences(head, emissions, batch, paths)
             best = head.decode_nbest(emissions, batch.mask, nbest) if nbest else None
+            lengths = batch.lengths.tolist()
             for row, position in enumerate(positions):
-                n = int(batch.lengths[row])
+                n = lengths[row]
                 alternatives: tuple[tuple[list[int], float], ...] = ()
                 if best is not None:
                     alternatives = tuple(
