@@ -79,6 +79,10 @@ class CharFeatures(nn.Module):
     across batches (``seqlab.spelling_memo``), keyed by the weights as they are.
     """
 
+    pads_to_width = True
+    """Whether ``_features`` works on every position up to the widest word, padding included; then
+    inference computes new spellings in groups of similar length (``_features_by_length``)."""
+
     def __init__(self, output_dim: int) -> None:
         super().__init__()
         self.output_dim = output_dim
@@ -92,7 +96,8 @@ class CharFeatures(nn.Module):
         share = _share_spellings(flat)
         spellings, inverse = distinct_words(flat) if share else (flat, None)  # (S, C), (B*L,)
         if share and not self.training and not torch.is_grad_enabled():
-            h = self.memo.features(spellings, self._features_by_length, self._stamp())  # (S, F)
+            compute = self._features_by_length if self.pads_to_width else self._features
+            h = self.memo.features(spellings, compute, self._stamp())  # (S, F)
         else:
             h = self._features(spellings)  # (S, F)
         h = h if inverse is None else h[inverse]  # (B*L, F)
@@ -167,6 +172,8 @@ class CharLSTM(CharFeatures):
     on the other words in its batch; padded words (no characters) get 0. (``seqlab.export`` swaps in a
     selection-free equivalent for graph exports.)
     """
+
+    pads_to_width = False  # packed by each word's length: grouping would only add calls (15% slower)
 
     def __init__(self, num_chars: int, dim: int, hidden: int) -> None:
         super().__init__(2 * hidden)
