@@ -140,3 +140,30 @@ def test_constrained_loss_has_finite_gradients_with_one_token_sentences_in_the_b
     crf.nll(emissions, tags, mask).sum().backward()
     assert torch.isfinite(emissions.grad).all()
     assert all(torch.isfinite(p.grad).all() for p in crf.parameters())
+
+
+@pytest.mark.parametrize("lengths", [[7, 7, 7], [7, 5, 6], [7, 1, 4], [1, 1, 1]])
+def test_log_partition_is_the_masked_recursion_at_every_step_values_and_gradients(lengths):
+    """The shortcut for the steps every sentence takes changes nothing: the recursion with
+    ``torch.where`` at every step (written out here) gives the same numbers, bit for bit."""
+    from seqlab.chain import log_partition, step_scores
+
+    def every_step(emissions, mask, start, transitions, end):
+        steps = step_scores(emissions, mask, transitions, hold_padding=False)
+        live = mask[:, 1:].t().unsqueeze(1)
+        alpha = (start + emissions[:, 0]).t()
+        for t, step in enumerate(steps):
+            alpha = torch.where(live[t], torch.logsumexp(alpha.unsqueeze(1) + step, dim=0), alpha)
+        return torch.logsumexp(alpha + end.unsqueeze(1), dim=0)
+
+    gen = torch.Generator().manual_seed(len(lengths) + sum(lengths))
+    size = torch.tensor(lengths)
+    mask = torch.arange(max(lengths)).unsqueeze(0) < size.unsqueeze(1)  # (3, L)
+    results = []
+    for fn in (log_partition, every_step):
+        emissions = torch.randn(3, max(lengths), 5, generator=gen.manual_seed(1)).requires_grad_()
+        scores = [torch.randn(shape, generator=gen).requires_grad_() for shape in ((5,), (5, 5), (5,))]
+        log_z = fn(emissions, mask, *scores)
+        (log_z * torch.tensor([1.0, -2.0, 0.5])).sum().backward()
+        results.append([log_z.detach(), emissions.grad, *(s.grad for s in scores)])
+    assert all(a is b is None or torch.equal(a, b) for a, b in zip(*results))  # one-token batches: no transition gradient
