@@ -113,7 +113,7 @@ class CharFeatures(nn.Module):
         if flat.shape[0] == 0:
             return self._features(flat)
         counts = (flat != 0).sum(dim=1)  # (N,)
-        order = counts.argsort()  # (N,)
+        order = counts.argsort(stable=True)  # (N,): ties in input order, so that each run computes the same rows together
         ranked = counts[order].tolist()
         parts = [self._features(flat[order[i:j], : max(ranked[j - 1], 1)]) for i, j in length_groups(ranked)]  # [(n_g, F)]
         return torch.cat(parts).index_select(0, order.argsort())  # (N, F), rows back in input order
