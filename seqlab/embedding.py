@@ -56,7 +56,7 @@ def length_groups(counts: list[int], call_cost: int = GROUP_COST) -> list[tuple[
     ends = [k for k in range(1, n + 1) if k == n or counts[k] != counts[k - 1]]
     cost, back = {0: 0}, {0: 0}
     for j in ends:
-        cost[j], back[j] = min((cost[i] + (j - i) * max(counts[j - 1], 1) + call_cost, i) for i in back if i < j)
+        cost[j], back[j] = min((cost[i] + (j - i) * max(counts[j - 1], 1) + call_cost, i) for i in back)  # every earlier end
     groups = []
     while n:
         groups.append((back[n], n))
