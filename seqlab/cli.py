@@ -93,13 +93,14 @@ def _threads(args: argparse.Namespace) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    from seqlab.device import resolve_device
     from seqlab.evaluate import evaluate_file
+    from seqlab.runtime import with_runtime
     from seqlab.tagger import Tagger
 
     _threads(args)
-    from seqlab.runtime import with_runtime
-
-    rep = evaluate_file(with_runtime(Tagger.load(args.model, impl=args.impl), args.runtime, args.quantize), args.data)
+    device = resolve_device(args.device, "--device")
+    rep = evaluate_file(with_runtime(Tagger.load(args.model, device=device, impl=args.impl), args.runtime, args.quantize), args.data)
     print(json.dumps(rep.to_json()) if args.json else _format_report(rep))
     return 0
 

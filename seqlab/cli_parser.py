@@ -34,6 +34,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     evaluate.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     evaluate.add_argument("--impl", choices=("fused", "scratch"), help="run the recurrent encoder with this implementation (same weights)")
     _runtime_options(evaluate)
+    evaluate.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (a model trained anywhere runs anywhere)")
     evaluate.add_argument("--threads", type=int, metavar="N", help="CPU threads for torch (default: torch's)")
 
     predict = sub.add_parser("predict", help="tag raw text or a file", description=(

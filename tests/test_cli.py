@@ -323,3 +323,17 @@ def test_predict_and_evaluate_take_a_thread_count(trained, tiny_data, capsys):
         assert_one_line_error(code, err, "--threads: expected a number from 1 to 1024, got 0")
     finally:
         torch.set_num_threads(before)
+
+
+def test_evaluate_takes_a_device(trained, tiny_data, capsys):
+    import torch
+
+    code, on_cpu, _ = run(capsys, "evaluate", "--model", str(trained), "--data", str(tiny_data["test"]), "--json", "--device", "cpu")
+    assert code == 0
+    code, default, _ = run(capsys, "evaluate", "--model", str(trained), "--data", str(tiny_data["test"]), "--json")
+    assert code == 0 and json.loads(default) == json.loads(on_cpu)
+    code, _, err = run(capsys, "evaluate", "--model", str(trained), "--data", str(tiny_data["test"]), "--device", "gpu")
+    assert_one_line_error(code, err, "--device: expected 'auto', 'cpu', 'cuda' or 'cuda:N', got 'gpu'")
+    if not torch.cuda.is_available():
+        code, _, err = run(capsys, "evaluate", "--model", str(trained), "--data", str(tiny_data["test"]), "--device", "cuda")
+        assert_one_line_error(code, err, "--device: 'cuda' requested but CUDA is not available")
