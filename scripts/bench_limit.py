@@ -48,9 +48,9 @@ def peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
-def setup(args: argparse.Namespace, batch_size: int):
-    """seqlab's run for the benchmark config (no dev/test, nothing written), its training batches (the
-    warm-up and the timed ones) and the encoded test set."""
+def setup(args: argparse.Namespace, batch_size: int, device: str = "cpu"):
+    """seqlab's run for the benchmark config on ``device`` (no dev/test, nothing written), its training
+    batches (the warm-up and the timed ones) and the encoded test set."""
     sys.path.insert(0, str(ROOT))
     import torch
 
@@ -66,8 +66,8 @@ def setup(args: argparse.Namespace, batch_size: int):
     overrides = [f"data.train={data / 'train.txt'}", "data.test=null", "data.dev=null", f"train.batch_size={batch_size}", f"train.threads={args.threads}"]
     config = load_config(CONFIG, [*overrides, *args.overrides])
     torch.set_num_threads(args.threads)
-    prepared = prepare_run(config, device=torch.device("cpu"))
-    run = start_run(prepared, Place(Path("unused"), torch.device("cpu")), Progress(), random.Random(0), Clock(time.perf_counter()))
+    prepared = prepare_run(config, device=torch.device(device))
+    run = start_run(prepared, Place(Path("unused"), torch.device(device)), Progress(), random.Random(0), Clock(time.perf_counter()))
     encoded = prepared.corpus.encoded
     order = bucketed_order([len(e.words) for e in encoded], batch_size, config.train.bucket_batches, random.Random(config.seed))
     timed = order[20 : 20 + max(1, args.train_sents // batch_size)]
@@ -112,48 +112,60 @@ def lstm_module(args: argparse.Namespace):
     return lstm, width
 
 
+def limit_seconds(lstm, shapes: list[tuple[int, int]], width: int, train: bool, device: str = "cpu", precision: str = "fp32") -> float:
+    """Seconds for ``lstm`` (unpacked, on ``device``) over random inputs of the batch ``shapes`` (batch,
+    length): forward + backward with the input's gradient when ``train``, else forward under ``no_grad``.
+    Inputs are built before the clock: the limit is the recurrent arithmetic alone."""
+    import torch
+
+    from seqlab.amp import autocast, fp32_lstm_on_cpu
+
+    place = torch.device(device)
+    lstm = lstm.to(place).train(train)
+    xs = [torch.randn(n, length, width, device=place, requires_grad=train) for n, length in shapes]  # [(B, L, D)]
+    sync = torch.cuda.synchronize if place.type == "cuda" else (lambda: None)
+    sync()
+    start = time.perf_counter()
+    with torch.set_grad_enabled(train), autocast(place, precision):
+        for x in xs:
+            with fp32_lstm_on_cpu(x) as x:  # as seqlab's encoder runs it
+                out, _ = lstm(x)  # (B, L, 2H)
+            if train:
+                out.float().sum().backward()
+    sync()
+    return time.perf_counter() - start
+
+
+def train_shapes(run, batches: list[list[int]]) -> list[tuple[int, int]]:
+    """(batch size, longest sentence) of each training batch."""
+    return [(len(b), max(len(run.corpus.encoded[k].words) for k in b)) for b in batches]
+
+
+def decode_shapes(test, batch_size: int) -> list[tuple[int, int]]:
+    """(batch size, longest sentence) of each of seqlab's decode batches over the encoded ``test`` set."""
+    from seqlab.data import sorted_order
+
+    lengths = [len(e.words) for e in test if len(e.words)]
+    return [(len(batch), max(lengths[k] for k in batch)) for batch in sorted_order(lengths, batch_size)]
+
+
 def limit_train(args: argparse.Namespace) -> dict:
     import torch
 
     run, warmup, timed, _ = setup(args, args.batch_size)
-    encoded = run.corpus.encoded
+    warm, shapes = train_shapes(run, warmup), train_shapes(run, timed)
     lstm, width = lstm_module(args)
     del run
-
-    def shapes(batches):
-        return [(len(b), max(len(encoded[k].words) for k in b)) for b in batches]
-
-    def inputs(batches):
-        return [torch.randn(n, length, width, requires_grad=True) for n, length in shapes(batches)]
-
-    def passes(xs):
-        for x in xs:
-            out, _ = lstm(x)  # (B, L, 2H)
-            out.sum().backward()
-
     torch.set_num_threads(args.threads)
-    passes(inputs(warmup))
-    xs = inputs(timed)  # built before the clock: the limit is the recurrent arithmetic alone
-    start = time.perf_counter()
-    passes(xs)
-    return {"train_s": time.perf_counter() - start, "sents": sum(map(len, timed)), "peak_rss_mb": peak_rss_mb()}
+    limit_seconds(lstm, warm, width, train=True)
+    seconds = limit_seconds(lstm, shapes, width, train=True)
+    return {"train_s": seconds, "sents": sum(n for n, _ in shapes), "peak_rss_mb": peak_rss_mb()}
 
 
 def limit_decode(args: argparse.Namespace) -> dict:
-    import torch
-
     run, _, _, test = setup(args, 10)
     lstm, width = lstm_module(args)
-    lstm.eval()
-    from seqlab.data import sorted_order
-
-    lengths = [len(e.words) for e in test if len(e.words)]
-    xs = [torch.randn(len(batch), max(lengths[k] for k in batch), width) for batch in sorted_order(lengths, args.batch_size)]  # seqlab's batches
-    start = time.perf_counter()
-    with torch.no_grad():
-        for x in xs:
-            lstm(x)
-    return {"decode_s": time.perf_counter() - start, "sents": len(test)}
+    return {"decode_s": limit_seconds(lstm, decode_shapes(test, args.batch_size), width, train=False), "sents": len(test)}
 
 
 def floor_train(args: argparse.Namespace) -> dict:
