@@ -2,13 +2,14 @@
 
 Every encoder maps ``x (B, L, D_in)`` and ``lengths (B,)`` to ``h (B, L, D_out)``; ``D_out`` is
 ``hidden × directions`` for the recurrent cells and ``D_in`` for ``none``. Fused layers run on the CPU
-one direction per call on the padded batch (``unpacked``), elsewhere and in captured graphs over packed
-sequences; scratch layers reverse each sentence within its length. With each of them a padded position
+and CUDA one direction per call on the padded batch (``unpacked``), elsewhere and in captured graphs over
+packed sequences; scratch layers reverse each sentence within its length. With each of them a padded position
 never feeds a real one and the backward direction starts at each sentence's own last token: a sentence's
 encoding does not depend on what else is in its batch.
 """
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import torch
@@ -20,6 +21,10 @@ from seqlab.amp import fp32_lstm_on_cpu
 from seqlab.capture import capturing
 from seqlab.cells import ScratchRecurrent, gather_time, initialise_recurrent, reverse_index
 from seqlab.errors import ModelError
+
+UNPACKED_DEVICES = frozenset({"cpu", "cuda"})
+"""Device types on which fused layers run ``unpacked`` instead of over packed sequences (the same results).
+It was faster on both where measured (docs/benchmarks.md; scripts/bench_gpu.py compares the two)."""
 
 
 class RecurrentEncoder(nn.Module):
@@ -85,7 +90,7 @@ class RecurrentEncoder(nn.Module):
             if _all_full(lengths, seq):
                 h, _ = self.rnn(x)  # (B, L, hidden × directions): no padding, so packing would change nothing
                 return self.output_dropout(h)
-            if x.device.type == "cpu" and not capturing() and isinstance(self.rnn, nn.RNNBase):  # not a quantized copy
+            if x.device.type in UNPACKED_DEVICES and not capturing() and isinstance(self.rnn, nn.RNNBase):  # not a quantized copy
                 return self.output_dropout(unpacked(self.rnn, x, lengths))  # (B, L, hidden × directions)
             packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
             out, _ = self.rnn(packed)
@@ -108,8 +113,9 @@ def unpacked(rnn: nn.RNNBase, x: torch.Tensor, lengths: torch.Tensor) -> torch.T
     Layer by layer, each direction is one call of torch's fused kernel on the padded batch: the forward
     direction as it is (padding comes after a sentence's tokens, so it never reaches them), the backward
     direction on each sentence reversed within its own length (``reverse_index``), reversed back after.
-    Exact, and on the CPU much cheaper than packing, whose backward pass dominates there
-    (docs/benchmarks.md has the figures). Dropout between layers is ``rnn.dropout``, as in the fused module.
+    Exact, and cheaper than packing: much cheaper on the CPU, whose packed backward pass dominates there,
+    and cheaper with cuDNN too (docs/benchmarks.md has the figures). Dropout between layers is
+    ``rnn.dropout``, as in the fused module.
     """
     batch, seq, _ = x.shape
     run = _FUNCTIONS[rnn.mode]  # nn.RNN names its mode RNN_TANH or RNN_RELU
@@ -133,7 +139,14 @@ def _direction(rnn: nn.RNNBase, run: Callable[..., tuple[torch.Tensor, ...]], x:
     zeros = x.new_zeros(1, x.shape[0], rnn.hidden_size)  # (1, B, H)
     state = (zeros, zeros) if rnn.mode == "LSTM" else zeros
     # positional: input, hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first
-    return run(x, state, params, rnn.bias, 1, 0.0, rnn.training, False, True)[0]
+    args = (x, state, params, rnn.bias, 1, 0.0, rnn.training, False, True)
+    if not x.is_cuda:
+        return run(*args)[0]
+    with warnings.catch_warnings():
+        # cuDNN wants one direction's weights as their own buffer; these are views into the module's, so it
+        # copies them (a few hundred KB) and warns about it. The copy is meant; the warning is noise.
+        warnings.filterwarnings("ignore", "RNN module weights are not part of single contiguous chunk", UserWarning)
+        return run(*args)[0]
 
 
 def _all_full(lengths: torch.Tensor, seq: int) -> bool:
