@@ -7,9 +7,9 @@ device synchronised:
 
 - **training** at each of --batch-sizes, fp32 and bf16 (``train.precision``), over --train-sents
   sentences after 20 warm-up batches, with the encoder's three paths:
-  ``packed`` (torch's fused module over packed sequences: cuDNN on a GPU, seqlab's default there),
+  ``packed`` (torch's fused module over packed sequences, as cuDNN runs it),
   ``unpacked`` (the same module one direction per call on the padded batch, ``seqlab.encoder.unpacked``,
-  seqlab's default on the CPU) and ``scratch`` (``model.encoder.impl=scratch``, seqlab's own cells);
+  seqlab's default on the CPU and CUDA) and ``scratch`` (``model.encoder.impl=scratch``, seqlab's own cells);
   beside them the **limit**, the fused LSTM alone on inputs of those batches' shapes (forward + backward).
   Non-finite batches are skipped (``train.skip_nonfinite``) and counted, with the mean training loss.
 - **decoding** the test set at each of --decode-sizes (``Tagger.infer``, fp32 as evaluation always is):
