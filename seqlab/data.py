@@ -90,22 +90,51 @@ class EncodedSentence:
     """The words themselves (what a transformer embedding reads)."""
 
 
+TokenIds = tuple[int, list[int], int]
+"""One token's word id, character ids (at least one) and casing class."""
+
+
+def _token_ids(token: str, vocabs: Vocabularies, data: DataConfig) -> TokenIds:
+    """The ids ``encode`` gives ``token``."""
+    word = vocabs.words.id(word_key(token, data.lowercase, data.normalize_digits))
+    return word, vocabs.chars.ids(token[:MAX_WORD_CHARS]) or [1], casing_id(token)
+
+
+def encode_all(sentences: Iterable[Sentence], vocabs: Vocabularies, data: DataConfig, path: str | None = None) -> list[EncodedSentence]:
+    """Ids for each sentence (``encode``); each distinct token is looked up once per call."""
+    known: dict[str, TokenIds] = {}
+    encoded = []
+    for sentence in sentences:
+        rows = []
+        for token in sentence.tokens:
+            ids = known.get(token)
+            if ids is None:
+                ids = known[token] = _token_ids(token, vocabs, data)
+            rows.append(ids)
+        encoded.append(_encoded(sentence, rows, vocabs, path))
+    return encoded
+
+
 def encode(sentence: Sentence, vocabs: Vocabularies, data: DataConfig, path: str | None = None) -> EncodedSentence:
     """Ids for one sentence; a tag the model does not know is a ``DataError`` naming it."""
-    words = torch.tensor(
-        [vocabs.words.id(word_key(t, data.lowercase, data.normalize_digits)) for t in sentence.tokens], dtype=torch.long
-    )  # (length,)
-    char_ids = [vocabs.chars.ids(t[:MAX_WORD_CHARS]) or [1] for t in sentence.tokens]
-    width = max((len(c) for c in char_ids), default=1)
-    chars = torch.tensor([ids + [0] * (width - len(ids)) for ids in char_ids], dtype=torch.long).view(len(char_ids), width)  # (length, chars)
+    return encode_all([sentence], vocabs, data, path)[0]
+
+
+def _encoded(sentence: Sentence, rows: Sequence[TokenIds], vocabs: Vocabularies, path: str | None) -> EncodedSentence:
+    """The tensors of one sentence from its tokens' ids (built in NumPy: a quarter of ``torch.tensor``'s time)."""
+    length = len(rows)
+    words = np.fromiter((row[0] for row in rows), np.int64, length)  # (length,)
+    casing = np.fromiter((row[2] for row in rows), np.int64, length)  # (length,)
+    chars = np.zeros((length, max((len(row[1]) for row in rows), default=1)), np.int64)  # (length, chars), 0-padded
+    for k, row in enumerate(rows):
+        chars[k, : len(row[1])] = row[1]
     tags = None
     if sentence.tags is not None:
         unknown = [t for t in sentence.tags if t not in vocabs.tags]
         if unknown:
             raise DataError(path, sentence.line or None, f"tag '{unknown[0]}' was never seen in training (known: {', '.join(vocabs.tags.items)})")
-        tags = torch.tensor(vocabs.tags.ids(sentence.tags), dtype=torch.long)  # (length,)
-    casing = torch.tensor([casing_id(t) for t in sentence.tokens], dtype=torch.long)  # (length,)
-    return EncodedSentence(words, chars, tags, casing, tuple(sentence.tokens))
+        tags = torch.from_numpy(np.array(vocabs.tags.ids(sentence.tags), np.int64).reshape(-1))  # (length,)
+    return EncodedSentence(torch.from_numpy(words), torch.from_numpy(chars), tags, torch.from_numpy(casing), tuple(sentence.tokens))
 
 
 # ------------------------------------------------------------------------------------------- batching

@@ -19,7 +19,7 @@ from seqlab.amp import scaler as make_scaler
 from seqlab.bundle import Bundle, load_state
 from seqlab.checkpoint import Checkpoint, file_fingerprint
 from seqlab.config import Config, TrainConfig
-from seqlab.data import EncodedSentence, Vocabularies, build_vocabularies, encode, word_key
+from seqlab.data import EncodedSentence, Vocabularies, build_vocabularies, encode_all, word_key
 from seqlab.errors import ConfigError, ModelError
 from seqlab.metrics import ambiguous_words
 from seqlab.model import TaggerModel, build_model
@@ -215,7 +215,7 @@ def prepare_run(config: Config, saved: Bundle | None = None, checkpoint: Checkpo
         bundle = Bundle(config, build_vocabularies(model_sents, config.data), ambiguous)
     else:
         bundle = Bundle(config, saved.vocabs, saved.ambiguous)
-    encoded = [encode(s, bundle.vocabs, config.data, config.data.train) for s in model_sents]
+    encoded = encode_all(model_sents, bundle.vocabs, config.data, config.data.train)
     corpus = Corpus(model_sents, encoded, fingerprint, dev, test)
 
     coverage = None

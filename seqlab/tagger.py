@@ -20,7 +20,7 @@ import torch
 from seqlab.bundle import Bundle, check_sizes, load_bundle, load_weights
 from seqlab.config import Config, with_impl
 from seqlab.crf import ChainHead
-from seqlab.data import Batch, EncodedSentence, encode, make_batches, sorted_order, word_key
+from seqlab.data import Batch, EncodedSentence, encode_all, make_batches, sorted_order, word_key
 from seqlab.errors import ConfigError, ModelError
 from seqlab.model import TaggerModel, build_model, rebuild
 from seqlab.transformer import saved_backbone
@@ -150,7 +150,7 @@ class Tagger:
         for k, tokens in enumerate(sentences):
             if isinstance(tokens, str) or not all(isinstance(t, str) and t for t in tokens):
                 raise ModelError(f"sentence {k}: expected a list of non-empty token strings")
-        return [encode(Sentence(tuple(tokens), None), self.bundle.vocabs, self.bundle.config.data) for tokens in sentences]
+        return encode_all([Sentence(tuple(tokens), None) for tokens in sentences], self.bundle.vocabs, self.bundle.config.data)
 
     def tag_names(self, ids: Sequence[int]) -> list[str]:
         """Tag ids → tag names of the model's scheme."""

@@ -6,7 +6,7 @@ import random
 import pytest
 
 from seqlab.config import DataConfig
-from seqlab.data import build_vocabularies, bucketed_order, collate, encode, sorted_order, word_key
+from seqlab.data import MAX_WORD_CHARS, build_vocabularies, bucketed_order, casing_id, collate, encode, encode_all, sorted_order, word_key
 from seqlab.errors import DataError
 from seqlab.readers import Sentence
 
@@ -25,6 +25,33 @@ def test_vocabularies_min_count_and_unknown_tag(tmp_path):
     assert encoded.words.tolist() == [2, 1]
     with pytest.raises(DataError, match="tag 'Y' was never seen"):
         encode(Sentence(("a",), ("Y",)), vocabs, DataConfig())
+
+
+def test_encode_all_matches_ids_looked_up_one_by_one():
+    import torch
+
+    data = DataConfig(lowercase=True, normalize_digits=True)
+    train = [Sentence(("The", "Apple", "rose", "3%"), ("O", "B-ORG", "O", "O")), Sentence(("apple", "pie"), ("O", "O"))]
+    vocabs = build_vocabularies(train, data)
+    long_word = "x" * (MAX_WORD_CHARS + 9)
+    sentences = [*train, Sentence(("Apple", "ünknöwn", long_word, "Apple", "1999"), None), Sentence((), None), Sentence(("a",), None)]
+    encoded = encode_all(sentences, vocabs, data)
+    assert len(encoded) == len(sentences)
+    for sentence, got in zip(sentences, encoded):
+        tokens = sentence.tokens
+        chars = [[vocabs.chars.id(ch) for ch in t[:MAX_WORD_CHARS]] for t in tokens]
+        width = max((len(c) for c in chars), default=1)
+        assert got.words.dtype == got.chars.dtype == got.casing.dtype == torch.long
+        assert got.words.tolist() == [vocabs.words.id(word_key(t, True, True)) for t in tokens]
+        assert got.chars.shape == (len(tokens), width)
+        assert got.chars.tolist() == [c + [0] * (width - len(c)) for c in chars]
+        assert got.casing.tolist() == [casing_id(t) for t in tokens]
+        assert got.tokens == tokens
+        assert (got.tags is None) == (sentence.tags is None)
+        if sentence.tags is not None:
+            assert got.tags.tolist() == [vocabs.tags.id(t) for t in sentence.tags]
+        single = encode(sentence, vocabs, data)
+        assert torch.equal(single.words, got.words) and torch.equal(single.chars, got.chars) and torch.equal(single.casing, got.casing)
 
 
 def test_collate_pads_and_masks():

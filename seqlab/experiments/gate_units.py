@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from seqlab.data import collate, encode
+from seqlab.data import collate, encode_all
 from seqlab.readers import Sentence
 from seqlab.schemes import convert
 from seqlab.tagger import Tagger
@@ -57,7 +57,7 @@ def unit_gate_report(tagger: Tagger, sentences: Sequence[Sentence], chance: floa
     lengths = {len(s.tokens) for s in sentences}
     assert len(lengths) == 1, "the long-range sentences share one length"
     data, scheme = tagger.bundle.config.data, tagger.bundle.config.model.decoder.scheme
-    encoded = [encode(Sentence(s.tokens, tuple(convert(s.tags or (), scheme))), tagger.bundle.vocabs, data) for s in sentences]
+    encoded = encode_all([Sentence(s.tokens, tuple(convert(s.tags or (), scheme))) for s in sentences], tagger.bundle.vocabs, data)
     batch = collate(encoded, range(len(encoded))).to(tagger.device)
     model = tagger.model.eval()
     x = model.embed(batch)  # (B, L, D)

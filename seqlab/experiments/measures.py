@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from seqlab.data import collate, encode
+from seqlab.data import collate, encode_all
 from seqlab.readers import Sentence, read_corpus
 from seqlab.metrics import span_scores
 from seqlab.model import TaggerModel
@@ -62,7 +62,7 @@ def gradient_by_distance(tagger: Tagger, model: TaggerModel, sentences: Sequence
     assert len(lengths) == 1, "gradient_by_distance needs sentences of one length"
     scheme = tagger.bundle.config.model.decoder.scheme
     data = tagger.bundle.config.data
-    encoded = [encode(Sentence(s.tokens, tuple(convert(s.tags or (), scheme))), tagger.bundle.vocabs, data) for s in sentences]
+    encoded = encode_all([Sentence(s.tokens, tuple(convert(s.tags or (), scheme))) for s in sentences], tagger.bundle.vocabs, data)
     batch = collate(encoded, range(len(encoded))).to(tagger.device)
     was_training = model.training
     model.eval()
