@@ -101,7 +101,8 @@ def _token_ids(token: str, vocabs: Vocabularies, data: DataConfig) -> TokenIds:
 
 
 def encode_all(sentences: Iterable[Sentence], vocabs: Vocabularies, data: DataConfig, path: str | None = None) -> list[EncodedSentence]:
-    """Ids for each sentence (``encode``); each distinct token is looked up once per call."""
+    """Ids for each sentence, as ``encode`` gives them; each distinct token is looked up once per call.
+    A tag the model does not know is a ``DataError`` naming it (``path``, the sentence's line)."""
     known: dict[str, TokenIds] = {}
     encoded = []
     for sentence in sentences:
@@ -121,7 +122,8 @@ def encode(sentence: Sentence, vocabs: Vocabularies, data: DataConfig, path: str
 
 
 def _encoded(sentence: Sentence, rows: Sequence[TokenIds], vocabs: Vocabularies, path: str | None) -> EncodedSentence:
-    """The tensors of one sentence from its tokens' ids (built in NumPy: a quarter of ``torch.tensor``'s time)."""
+    """The tensors of one sentence from its tokens' ids, built as NumPy arrays (``torch.tensor`` of short
+    Python lists costs several times more per sentence)."""
     length = len(rows)
     words = np.fromiter((row[0] for row in rows), np.int64, length)  # (length,)
     casing = np.fromiter((row[2] for row in rows), np.int64, length)  # (length,)
