@@ -58,7 +58,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     predict.add_argument("--impl", choices=("fused", "scratch"), help="run the recurrent encoder with this implementation (same weights)")
     _runtime_options(predict)
     predict.add_argument("--batch-size", default="auto", metavar="N|auto",
-                         help="sentences per decode batch; auto (default): sizes 8-512 timed on parts of the input's first 2,048 sentences "
+                         help="at most N sentences per decode batch (fewer when they are long); auto (default): sizes 8-512 timed on parts of the input's first 2,048 sentences "
                               "and the fastest kept (inputs under 1,024 sentences: the model's train.eval_batch_size)")
     predict.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (a model trained anywhere runs anywhere)")
     predict.add_argument("--threads", type=int, metavar="N", help="CPU threads for torch (default: torch's)")

@@ -86,7 +86,9 @@ class TrainConfig:
     ``sum``, lr 0.015 at batch 10 is ten times the step of ``mean``). ``metrics.jsonl`` always logs the
     mean per sentence."""
     eval_batch_size: int = bounded(32, lo=1, hi=1_000_000)
-    """Sentences per batch when evaluating or predicting."""
+    """At most this many sentences per batch when evaluating or predicting; long sentences come in
+    smaller batches (at most this many sentences of twice the mean length in padded positions,
+    ``seqlab.data.sorted_order``)."""
     clip_grad_norm: float | None = bounded(5.0, lo=0.0)
     """Rescale gradients whose global L2 norm exceeds this; ``null`` turns clipping off."""
     patience: int | None = bounded(5, lo=1)

@@ -6,7 +6,7 @@ import random
 import pytest
 
 from seqlab.config import DataConfig
-from seqlab.data import MAX_WORD_CHARS, build_vocabularies, bucketed_order, casing_id, collate, encode, encode_all, sorted_order, word_key
+from seqlab.data import MAX_WORD_CHARS, build_vocabularies, bucketed_order, casing_id, collate, encode, encode_all, position_budget, sorted_order, word_key
 from seqlab.errors import DataError
 from seqlab.readers import Sentence
 
@@ -62,6 +62,33 @@ def test_collate_pads_and_masks():
     assert batch.mask.tolist() == [[True, True], [True, False]]
     assert batch.lengths.tolist() == [2, 1]
     assert batch.words[1, 1] == 0 and batch.chars[0, 0, 1] == 0
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_sorted_order_keeps_long_sentences_in_small_batches_and_cuts_the_fewest(seed):
+    rng = random.Random(seed)
+    lengths = [rng.choice([1, 2, 3, 5, 8]) for _ in range(rng.randint(1, 30))] + [rng.randint(10, 60) for _ in range(rng.randint(0, 8))]
+    rng.shuffle(lengths)
+    size = rng.choice([2, 3, 4, 8])
+    order = sorted_order(lengths, batch_size=size)
+    flat = [k for batch in order for k in batch]
+    assert sorted(flat) == list(range(len(lengths))) and [lengths[k] for k in flat] == sorted(lengths)
+    budget = position_budget(lengths, size)
+    for batch in order:
+        width = max(lengths[k] for k in batch)
+        assert len(batch) <= size and (len(batch) == 1 or len(batch) * width <= budget)
+    ranked = sorted(lengths)  # the fewest batches within both limits, by brute force over every cut
+    fewest = [0] + [len(ranked)] * len(ranked)
+    for j in range(1, len(ranked) + 1):
+        fewest[j] = min(fewest[i] + 1 for i in range(j) if j - i == 1 or (j - i <= size and (j - i) * ranked[j - 1] <= budget))
+    assert len(order) == fewest[-1]
+
+
+def test_sorted_order_gives_a_long_tail_its_own_batches():
+    lengths = [10] * 60 + [100, 90, 80]  # mean 13.8: at 32 sentences, a batch may hold 883 positions
+    order = sorted_order(lengths, batch_size=32)
+    assert sorted(lengths[k] for k in order[-1]) == [10] * 5 + [80, 90, 100]  # as many as fit at width 100
+    assert [len(batch) for batch in order[:-1]] == [27, 28]  # by count alone: 32 + 31, the last at width 100
 
 
 def test_bucketed_order_covers_everything_once_and_limits_padding():
