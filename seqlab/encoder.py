@@ -24,7 +24,8 @@ from seqlab.errors import ModelError
 
 UNPACKED_DEVICES = frozenset({"cpu", "cuda"})
 """Device types on which fused layers run ``unpacked`` instead of over packed sequences (the same results).
-It was faster on both where measured (docs/benchmarks.md; scripts/bench_gpu.py compares the two)."""
+Where measured it was faster on the CPU and, in training, with cuDNN; cuDNN decoding was about even
+(docs/benchmarks.md; scripts/bench_gpu.py compares the two)."""
 
 
 class RecurrentEncoder(nn.Module):
@@ -114,7 +115,7 @@ def unpacked(rnn: nn.RNNBase, x: torch.Tensor, lengths: torch.Tensor) -> torch.T
     direction as it is (padding comes after a sentence's tokens, so it never reaches them), the backward
     direction on each sentence reversed within its own length (``reverse_index``), reversed back after.
     Exact, and cheaper than packing: much cheaper on the CPU, whose packed backward pass dominates there,
-    and cheaper with cuDNN too (docs/benchmarks.md has the figures). Dropout between layers is
+    and cheaper in cuDNN training too (docs/benchmarks.md has the figures). Dropout between layers is
     ``rnn.dropout``, as in the fused module.
     """
     batch, seq, _ = x.shape
