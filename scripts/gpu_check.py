@@ -98,6 +98,8 @@ def main() -> int:
     parser.add_argument("--model", help="a saved model: also compare its tags on the CPU and the device over --data")
     parser.add_argument("--data", help="the labelled file for --model")
     args = parser.parse_args()
+    if bool(args.model) != bool(args.data):
+        parser.error("--model and --data go together")
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         print("no CUDA device: nothing checked (run with --device cpu for the CPU variant)")
         return 1
