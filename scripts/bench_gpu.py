@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench_limit, beside this script
-from bench_limit import ROOT, decode_shapes, limit_seconds, lstm_module, setup, train_shapes  # noqa: E402
+from bench_limit import ROOT, decode_shapes, limit_seconds, lstm_module, setup, synchronise, train_shapes  # noqa: E402
 
 PATHS = ("packed", "unpacked", "scratch")
 
@@ -44,24 +44,13 @@ def use_path(path: str, device: str) -> list[str]:
     return ["model.encoder.impl=scratch"] if path == "scratch" else []
 
 
-def synchronise(device: str) -> None:
-    import torch
-
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-
-
 def train_seconds(args: argparse.Namespace, batch_size: int, path: str, precision: str) -> dict:
     """Seconds of the timed training batches, sentences, mean loss and skipped (non-finite) batches."""
     from seqlab.checkpoint import Progress
     from seqlab.loop import train_epoch
 
-    overrides = args.overrides
-    args.overrides = [*overrides, *use_path(path, args.device), f"train.precision={precision}", "train.skip_nonfinite=true"]
-    try:
-        run, warmup, timed, _ = setup(args, batch_size, args.device)
-    finally:
-        args.overrides = overrides
+    extra = (*use_path(path, args.device), f"train.precision={precision}", "train.skip_nonfinite=true")
+    run, warmup, timed, _ = setup(args, batch_size, args.device, extra)
     train_epoch(run, warmup, 0, False, [])
     run.progress = Progress()
     synchronise(args.device)
@@ -74,12 +63,7 @@ def train_seconds(args: argparse.Namespace, batch_size: int, path: str, precisio
 
 def decode_seconds(args: argparse.Namespace, size: int, path: str) -> tuple[float, float, int]:
     """First-pass and second-pass seconds of ``Tagger.infer`` over the test set at batch ``size``."""
-    overrides = args.overrides
-    args.overrides = [*overrides, *use_path(path, args.device)]
-    try:
-        run, _, _, test = setup(args, 10, args.device)
-    finally:
-        args.overrides = overrides
+    run, _, _, test = setup(args, 10, args.device, tuple(use_path(path, args.device)))
     passes = []
     for _ in range(2):
         synchronise(args.device)

@@ -48,9 +48,10 @@ def peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
-def setup(args: argparse.Namespace, batch_size: int, device: str = "cpu"):
-    """seqlab's run for the benchmark config on ``device`` (no dev/test, nothing written), its training
-    batches (the warm-up and the timed ones) and the encoded test set."""
+def setup(args: argparse.Namespace, batch_size: int, device: str = "cpu", extra: tuple[str, ...] = ()):
+    """seqlab's run for the benchmark config on ``device`` (no dev/test, nothing written; ``extra``
+    overrides after ``--set``'s), its training batches (the warm-up and the timed ones) and the encoded
+    test set."""
     sys.path.insert(0, str(ROOT))
     import torch
 
@@ -64,7 +65,7 @@ def setup(args: argparse.Namespace, batch_size: int, device: str = "cpu"):
 
     data = Path(args.data)
     overrides = [f"data.train={data / 'train.txt'}", "data.test=null", "data.dev=null", f"train.batch_size={batch_size}", f"train.threads={args.threads}"]
-    config = load_config(CONFIG, [*overrides, *args.overrides])
+    config = load_config(CONFIG, [*overrides, *args.overrides, *extra])
     torch.set_num_threads(args.threads)
     prepared = prepare_run(config, device=torch.device(device))
     run = start_run(prepared, Place(Path("unused"), torch.device(device)), Progress(), random.Random(0), Clock(time.perf_counter()))
@@ -123,8 +124,7 @@ def limit_seconds(lstm, shapes: list[tuple[int, int]], width: int, train: bool, 
     place = torch.device(device)
     lstm = lstm.to(place).train(train)
     xs = [torch.randn(n, length, width, device=place, requires_grad=train) for n, length in shapes]  # [(B, L, D)]
-    sync = torch.cuda.synchronize if place.type == "cuda" else (lambda: None)
-    sync()
+    synchronise(device)
     start = time.perf_counter()
     with torch.set_grad_enabled(train), autocast(place, precision):
         for x in xs:
@@ -132,8 +132,16 @@ def limit_seconds(lstm, shapes: list[tuple[int, int]], width: int, train: bool, 
                 out, _ = lstm(x)  # (B, L, 2H)
             if train:
                 out.float().sum().backward()
-    sync()
+    synchronise(device)
     return time.perf_counter() - start
+
+
+def synchronise(device: str) -> None:
+    """Wait for the device's queued work (CUDA runs asynchronously; the CPU needs nothing)."""
+    import torch
+
+    if device.startswith("cuda"):
+        torch.cuda.synchronize(device)
 
 
 def train_shapes(run, batches: list[list[int]]) -> list[tuple[int, int]]:

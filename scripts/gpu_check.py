@@ -157,11 +157,12 @@ def main() -> int:
         if not ok:
             failures.append("round trip")
     if args.model:
-        sents = [s.tokens for s in read_corpus(args.data, Tagger.load(args.model).bundle.config.data)]
-        on_cpu = Tagger.load(args.model).predict_tokens(sents)
+        cpu_tagger, device_tagger = Tagger.load(args.model), Tagger.load(args.model, device=device)
+        sents = [s.tokens for s in read_corpus(args.data, cpu_tagger.bundle.config.data)]
+        on_cpu = cpu_tagger.predict_tokens(sents)
         for tf32 in (True, False):
             with allow_tf32(tf32):
-                on_device = Tagger.load(args.model, device=device).predict_tokens(sents)
+                on_device = device_tagger.predict_tokens(sents)
             differ = sum(a != b for x, y in zip(on_cpu, on_device) for a, b in zip(x, y))
             print(f"{args.model} on {args.data}: {differ} of {sum(map(len, sents))} tags differ between cpu and {device} (TF32 {'on' if tf32 else 'off'})")
     print("all checks passed" if not failures else f"FAILED: {', '.join(failures)}")
