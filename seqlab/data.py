@@ -135,7 +135,7 @@ def _encoded(sentence: Sentence, rows: Sequence[TokenIds], vocabs: Vocabularies,
         unknown = [t for t in sentence.tags if t not in vocabs.tags]
         if unknown:
             raise DataError(path, sentence.line or None, f"tag '{unknown[0]}' was never seen in training (known: {', '.join(vocabs.tags.items)})")
-        tags = torch.from_numpy(np.array(vocabs.tags.ids(sentence.tags), np.int64).reshape(-1))  # (length,)
+        tags = torch.from_numpy(np.array(vocabs.tags.ids(sentence.tags), np.int64))  # (length,)
     return EncodedSentence(torch.from_numpy(words), torch.from_numpy(chars), tags, torch.from_numpy(casing), tuple(sentence.tokens))
 
 
@@ -228,9 +228,8 @@ def sorted_order(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
         take = max(1, int(budget // lengths[order[end - 1]]))  # the longest left sets the width
         long.append(order[max(0, end - take) : end])
         end -= len(long[-1])
-    count = -(-end // batch_size)  # ceil
-    bounds = [end * k // count for k in range(count + 1)] if count else [0]
-    return [order[bounds[k] : bounds[k + 1]] for k in range(count)] + long[::-1]
+    count = -(-end // batch_size)  # ceil; 0 when every sentence went into the long batches
+    return [order[end * k // count : end * (k + 1) // count] for k in range(count)] + long[::-1]
 
 
 def position_budget(lengths: Sequence[int], batch_size: int) -> float:
