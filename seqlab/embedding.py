@@ -93,15 +93,20 @@ class CharFeatures(nn.Module):
         """``chars (B, L, C)`` long → ``(B, L, output_dim)``."""
         batch, seq, width = chars.shape
         flat = chars.reshape(batch * seq, width)  # (B*L, C)
-        share = _share_spellings(flat)
-        spellings, inverse = distinct_words(flat) if share else (flat, None)  # (S, C), (B*L,)
-        if share and not self.training and not torch.is_grad_enabled():
-            compute = self._features_by_length if self.pads_to_width else self._features
-            h = self.memo.features(spellings, compute, self._stamp())  # (S, F)
-        else:
-            h = self._features(spellings)  # (S, F)
+        if self._remembers(flat):
+            return self.memo.features(flat, self._inference_features, self._stamp()).reshape(batch, seq, -1)  # (B, L, F)
+        spellings, inverse = distinct_words(flat) if _share_spellings(flat) else (flat, None)  # (S, C), (B*L,)
+        h = self._features(spellings)  # (S, F)
         h = h if inverse is None else h[inverse]  # (B*L, F)
         return h.reshape(batch, seq, -1)  # (B, L, F)
+
+    def _remembers(self, flat: torch.Tensor) -> bool:
+        """Whether the memo serves ``flat``: inference (eval mode, no gradients), eagerly on the CPU."""
+        return _share_spellings(flat) and not self.training and not torch.is_grad_enabled()
+
+    def _inference_features(self, flat: torch.Tensor) -> torch.Tensor:
+        """``_features`` of ``flat (N, C)``, in groups of similar length where that saves work."""
+        return self._features_by_length(flat) if self.pads_to_width else self._features(flat)
 
     def _features_by_length(self, flat: torch.Tensor) -> torch.Tensor:
         """``_features`` of ``flat (N, C)`` computed in groups of words of similar length, each group cut

@@ -2,9 +2,9 @@
 per spelling and set of weights, forgotten when the weights change, bounded."""
 from __future__ import annotations
 
-import torch
-
+import numpy as np
 import pytest
+import torch
 
 from seqlab.embedding import CharCNN, CharLSTM, length_groups
 from seqlab.spelling_memo import SpellingMemo
@@ -49,7 +49,7 @@ def test_changed_weights_empty_the_memo():
 def test_with_gradients_the_memo_is_not_used():
     cnn = CharCNN(20, 6, 5, 3).eval()
     cnn(batch_of([[3, 4, 5]], 3)).sum().backward()
-    assert not cnn.memo.rows and cnn.conv.weight.grad is not None
+    assert not len(cnn.memo) and cnn.conv.weight.grad is not None
 
 
 def test_the_memo_stays_within_its_limit_and_handles_repeated_rows():
@@ -58,7 +58,49 @@ def test_the_memo_stays_within_its_limit_and_handles_repeated_rows():
     for start in range(0, 40, 3):
         spellings = torch.tensor([[start + 1, start + 2], [start + 1, start + 2], [start + 3, 0]])  # a repeated row, as when distinct_words falls back
         out = memo.features(spellings, compute, stamp="w")
-        assert torch.equal(out, compute(spellings)) and len(memo.rows) <= 5
+        assert torch.equal(out, compute(spellings)) and len(memo) <= 5
+
+
+def _rowwise(flat: torch.Tensor) -> torch.Tensor:
+    """A feature that tells every spelling apart: each character id times its position's weight, ``(N, 2)``."""
+    weights = torch.arange(1, flat.shape[1] + 1, dtype=torch.float64)  # (C,)
+    return torch.stack([(flat.double() * weights).sum(dim=1), (flat != 0).sum(dim=1).double()], dim=1)
+
+
+def _random_batches(seed: int, count: int) -> list[torch.Tensor]:
+    """Batches of random spellings (often repeated, some padding rows), each 0-padded to its own width."""
+    rng = torch.Generator().manual_seed(seed)
+    batches = []
+    for _ in range(count):
+        lengths = torch.randint(0, 6, (int(torch.randint(1, 30, (1,), generator=rng)),), generator=rng).tolist()
+        width = max(lengths) + int(torch.randint(0, 3, (1,), generator=rng))
+        rows = [torch.randint(1, 4, (n,), generator=rng).tolist() + [0] * (width - n) for n in lengths]
+        batches.append(torch.tensor(rows, dtype=torch.long).reshape(len(rows), width))
+    return batches
+
+
+@pytest.mark.parametrize("limit", [3, 40, 10_000])
+def test_the_memo_answers_what_computing_each_batch_gives(limit):
+    memo = SpellingMemo(limit=limit)
+    for spellings in _random_batches(3, 60):
+        assert torch.equal(memo.features(spellings, _rowwise, stamp="w"), _rowwise(spellings)) and len(memo) <= limit
+
+
+def test_a_shared_key_never_hands_out_another_spellings_feature(monkeypatch):
+    import seqlab.spelling_memo as module
+
+    monkeypatch.setattr(module, "spelling_keys", lambda ids: (ids != 0).sum(axis=1).astype(np.uint64))  # every word of a length shares a key
+    memo = SpellingMemo()
+    for spellings in _random_batches(4, 40):
+        assert torch.equal(memo.features(spellings, _rowwise, stamp="w"), _rowwise(spellings))
+
+
+def test_a_spelling_has_one_key_at_every_padded_width():
+    from seqlab.spelling_memo import spelling_keys
+
+    ids = np.array([[5, 2, 9, 0], [9, 2, 5, 0], [1, 0, 0, 0]])
+    wider = np.pad(ids, ((0, 0), (0, 7)))
+    assert np.array_equal(spelling_keys(ids), spelling_keys(wider)) and len(set(spelling_keys(ids).tolist())) == 3
 
 
 def test_a_copied_model_starts_with_an_empty_memo():
@@ -69,7 +111,7 @@ def test_a_copied_model_starts_with_an_empty_memo():
     with torch.no_grad():
         cnn(batch_of([[3, 4, 5]], 3))
     twin, thawed = copy.deepcopy(cnn), pickle.loads(pickle.dumps(cnn))
-    assert cnn.memo.rows and not twin.memo.rows and not thawed.memo.rows and twin.memo.limit == cnn.memo.limit
+    assert len(cnn.memo) and not len(twin.memo) and not len(thawed.memo) and twin.memo.limit == cnn.memo.limit
 
 
 @pytest.mark.parametrize("make", [lambda: CharCNN(30, 6, 5, 3), lambda: CharLSTM(30, 6, 4)], ids=["cnn", "lstm"])
