@@ -87,9 +87,9 @@ def test_the_memo_answers_what_computing_each_batch_gives(limit):
 
 
 def test_a_shared_key_never_hands_out_another_spellings_feature(monkeypatch):
-    import seqlab.spelling_memo as module
+    import seqlab.spelling_memo as spelling_memo
 
-    monkeypatch.setattr(module, "spelling_keys", lambda ids: (ids != 0).sum(axis=1).astype(np.uint64))  # every word of a length shares a key
+    monkeypatch.setattr(spelling_memo, "spelling_keys", lambda ids: (ids != 0).sum(axis=1).astype(np.uint64))  # every word of a length shares a key
     memo = SpellingMemo()
     for spellings in _random_batches(4, 40):
         assert torch.equal(memo.features(spellings, _rowwise, stamp="w"), _rowwise(spellings))
