@@ -37,7 +37,7 @@ Compute = Callable[[torch.Tensor], torch.Tensor]
 def _multipliers(width: int) -> np.ndarray:
     """``a_0 … a_{width-1}``, odd 64-bit constants: the SplitMix64 finaliser of each position, so that
     position ``i`` has the same multiplier at every width."""
-    z = (np.arange(1, width + 1, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)) & np.uint64(2**64 - 1)
+    z = np.arange(1, width + 1, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)  # uint64 arithmetic wraps mod 2^64
     z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
     z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
     return (z ^ (z >> np.uint64(31))) | np.uint64(1)  # (width,)

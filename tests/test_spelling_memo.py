@@ -56,7 +56,7 @@ def test_the_memo_stays_within_its_limit_and_handles_repeated_rows():
     memo = SpellingMemo(limit=5)
     compute = lambda flat: flat.float().sum(dim=1, keepdim=True).repeat(1, 2)  # noqa: E731  (N, 2)
     for start in range(0, 40, 3):
-        spellings = torch.tensor([[start + 1, start + 2], [start + 1, start + 2], [start + 3, 0]])  # a repeated row, as when distinct_words falls back
+        spellings = torch.tensor([[start + 1, start + 2], [start + 1, start + 2], [start + 3, 0]])  # a repeated row: the memo sees every position of a batch
         out = memo.features(spellings, compute, stamp="w")
         assert torch.equal(out, compute(spellings)) and len(memo) <= 5
 
