@@ -161,9 +161,35 @@ class SpellingMemo:
         return rows
 
 
+def distinct_words(flat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The distinct rows of ``flat (N, C)`` (character ids, one word per row) and, for each row, the index
+    of its distinct row, so that ``words[inverse] == flat``.
+
+    A word's character feature depends on its characters only, so each distinct spelling in a batch is
+    computed once and copied to its positions. Rows are keyed by ``k = Σ_i c_i·a_i`` with fixed random weights ``a_i``
+    small enough that the sum cannot overflow int64; a 1-D ``unique`` of the keys is far cheaper than
+    ``unique(dim=0)``. The result is checked (``words[inverse] == flat``): if two spellings ever shared a
+    key, every row is returned as its own word. Gradients flow back through the copy to the shared row.
+    """
+    n, width = flat.shape
+    top = int(flat.max()) if n * width else 0
+    bits = 62 - max(1, top.bit_length()) - max(1, width.bit_length())  # Σ_i c_i·a_i < 2^62
+    identity = (flat, torch.arange(n, device=flat.device))
+    if bits < 16:
+        return identity
+    weights = torch.randint(1, 2**bits, (width,), generator=_KEY_GENERATOR.manual_seed(width)).to(flat.device)  # (C,)
+    keys, inverse = torch.unique((flat * weights).sum(dim=1), return_inverse=True)  # (W,), (N,)
+    first = torch.empty(keys.shape[0], dtype=torch.long, device=flat.device).scatter_(0, inverse, identity[1])  # (W,)
+    words = flat[first]  # (W, C)
+    if not torch.equal(words[inverse], flat):
+        return identity
+    return words, inverse
+
+
+_KEY_GENERATOR = torch.Generator()
+
+
 def _each_once(spellings: torch.Tensor, compute: Compute) -> torch.Tensor:
     """``compute(spellings)`` without the memo, each distinct row computed once, ``(N, F)``."""
-    if spellings.shape[0] == 0:
-        return compute(spellings)
-    distinct, inverse = np.unique(spellings.numpy(), axis=0, return_inverse=True)  # (U, C), (N,)
-    return compute(torch.from_numpy(distinct))[torch.from_numpy(inverse.reshape(-1))]  # (N, F)
+    words, inverse = distinct_words(spellings)  # (S, C), (N,)
+    return compute(words)[inverse]  # (N, F)
