@@ -25,6 +25,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from seqlab.dropout import dropout
 from seqlab.errors import ModelError
 
 Tensor = torch.Tensor
@@ -195,7 +196,7 @@ class ScratchRecurrent(nn.Module):
         finals_c: list[Tensor] = []
         for layer in range(self.num_layers):
             if layer > 0 and self.dropout > 0:
-                x = F.dropout(x, self.dropout, self.training)
+                x = dropout(x, self.dropout, self.training)
             x, h_n, c_n = self._layer(x, rev, last, layer, record)  # x: (B, L, D·H)
             finals_h.append(h_n)
             if c_n is not None:

@@ -12,6 +12,7 @@ from torch.nn.utils.rnn import pack_padded_sequence
 from seqlab.amp import fp32_lstm_on_cpu
 from seqlab.capture import capturing
 from seqlab.data import CASINGS
+from seqlab.dropout import Dropout
 from seqlab.errors import ModelError
 from seqlab.spelling_memo import SpellingMemo, distinct_words
 
@@ -208,7 +209,7 @@ class TokenEmbedding(nn.Module):
         self.words = nn.Embedding(num_words, dim, padding_idx=0) if dim > 0 else None
         self.char = char
         self.casing = nn.Embedding(len(CASINGS), casing_dim, padding_idx=0) if casing_dim > 0 else None
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.word_dropout = word_dropout
         self.transformer = transformer
         parts = (char, transformer)

@@ -14,12 +14,12 @@ from collections.abc import Callable
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from seqlab.amp import fp32_lstm_on_cpu
 from seqlab.capture import capturing
 from seqlab.cells import ScratchRecurrent, gather_time, initialise_recurrent, reverse_index
+from seqlab.dropout import Dropout, dropout
 from seqlab.errors import ModelError
 
 UNPACKED_DEVICES = frozenset({"cpu", "cuda"})
@@ -78,7 +78,7 @@ class RecurrentEncoder(nn.Module):
         else:
             raise ModelError(f"unknown recurrent cell '{cell}'; expected one of rnn, lstm, gru")
         initialise_recurrent(self.rnn, cell, recurrent_init, forget_bias, recurrent_gain, input_bias)
-        self.output_dropout = nn.Dropout(dropout)
+        self.output_dropout = Dropout(dropout)
         self.output_dim = hidden * (2 if bidirectional else 1)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -125,7 +125,7 @@ def unpacked(rnn: nn.RNNBase, x: torch.Tensor, lengths: torch.Tensor) -> torch.T
     h = x  # (B, L, D_in)
     for layer in range(rnn.num_layers):
         if layer > 0 and rnn.dropout > 0:
-            h = F.dropout(h, rnn.dropout, rnn.training)
+            h = dropout(h, rnn.dropout, rnn.training)
         outputs = [_direction(rnn, run, h, layer, "")]  # [(B, L, H)]
         if rev is not None:
             outputs.append(gather_time(_direction(rnn, run, gather_time(h, rev), layer, "_reverse"), rev))
