@@ -123,25 +123,30 @@ class CharCNN(CharFeatures):
     def _features(self, flat: torch.Tensor) -> torch.Tensor:
         """``flat (N, C)`` character ids, one word per row → ``(N, filters)``."""
         width = flat.shape[1]
-        x = self.embed(flat)  # (N, C, dim)
         if _share_spellings(flat):
-            h = self._window_conv(x)  # (N, C, filters)
+            h = self._window_conv(flat)  # (N, C, filters)
         else:
-            h = self.conv(x.transpose(1, 2))[:, :, :width].transpose(1, 2)  # (N, C, filters)
+            h = self.conv(self.embed(flat).transpose(1, 2))[:, :, :width].transpose(1, 2)  # (N, C, filters)
         real = (flat != 0).unsqueeze(2)  # (N, C, 1)
         h = h.masked_fill(~real, float("-inf")).max(dim=1).values  # (N, filters)
         return h.masked_fill(~real.any(dim=1), 0.0)  # padded words: 0 instead of -inf
 
-    def _window_conv(self, x: torch.Tensor) -> torch.Tensor:
-        """``self.conv`` over ``x (N, C, dim)`` as one matrix product of each position's window of
-        ``kernel`` characters with the filters, ``h[n, c, f] = b_f + Σ_{d,j} w[f, d, j]·x_pad[n, c + j, d]``,
-        ``(N, C, filters)``. The same convolution; on the CPU the small, ever-changing shapes of
-        per-batch spellings cost oneDNN's convolution about twice as much, forward and backward."""
-        count, width, dim = x.shape
+    def _window_conv(self, flat: torch.Tensor) -> torch.Tensor:
+        """``self.conv`` over the embedded characters of ``flat (N, C)`` as one matrix product of each
+        position's window of ``kernel`` characters with the filters,
+        ``h[n, c, f] = b_f + Σ_{j,d} w[f, d, j]·e[id_pad[n, c + j], d]``, ``(N, C, filters)``.
+
+        The windows are cut from the character ids (the padding id 0, whose embedding row is 0, stands for
+        the convolution's zero padding) and then looked up, so the forward pass makes no padded copy of the
+        embedded characters and the backward pass adds each window's gradient straight into the embedding
+        rows instead of undoing an ``unfold``. The same convolution; on the CPU the small, ever-changing
+        shapes of per-batch spellings cost oneDNN's convolution about twice as much, forward and backward."""
+        count, width = flat.shape
         kernel, pad = self.conv.kernel_size[0], self.conv.padding[0]
-        windows = F.pad(x, (0, 0, pad, pad)).unfold(1, kernel, 1)[:, :width]  # (N, C, dim, kernel)
-        weight = self.conv.weight.reshape(self.conv.out_channels, dim * kernel)  # (filters, dim·kernel)
-        return F.linear(windows.reshape(count, width, dim * kernel), weight, self.conv.bias)  # (N, C, filters)
+        windows = F.pad(flat, (pad, pad)).unfold(1, kernel, 1)[:, :width]  # (N, C, kernel) ids
+        x = self.embed(windows)  # (N, C, kernel, dim)
+        weight = self.conv.weight.transpose(1, 2).reshape(self.conv.out_channels, kernel * x.shape[3])  # (filters, kernel·dim)
+        return F.linear(x.reshape(count, width, -1), weight, self.conv.bias)  # (N, C, filters)
 
 
 class CharLSTM(CharFeatures):
