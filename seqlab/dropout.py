@@ -26,6 +26,8 @@ def dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
     threshold = round((1.0 - p) * _SPAN)  # kept values: r + 2^31 < threshold
     if x.device.type != "cpu" or threshold == 0:  # threshold 0: p within 2^-33 of 1
         return F.dropout(x, p, training)
+    if threshold >= _SPAN:  # p below 2^-33: 1 − p rounds to 1, every value is kept
+        return x
     count = x.numel()
     draws = torch.randint(-(2**63), 2**63 - 1, ((count + 1) // 2,), dtype=torch.int64)  # (⌈n/2⌉,)
     uniform = draws.view(torch.int32)[:count].view(x.shape)  # each uniform on [-2^31, 2^31)

@@ -74,6 +74,7 @@ def test_a_seed_reproduces_the_mask_and_successive_calls_differ():
     assert torch.equal(first, again) and not torch.equal(first, second)
 
 
-def test_a_probability_next_to_one_drops_everything():
+def test_probabilities_next_to_one_and_to_zero_round_to_dropping_and_keeping_everything():
     x = torch.randn(10)
     assert torch.equal(dropout(x, 1.0 - 1e-12, True), torch.zeros_like(x))
+    assert torch.equal(dropout(x, 1e-11, True), x)  # 1 − p rounds to 1: the threshold would overflow int32
