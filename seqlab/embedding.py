@@ -145,8 +145,9 @@ class CharCNN(CharFeatures):
         kernel, pad = self.conv.kernel_size[0], self.conv.padding[0]
         windows = F.pad(flat, (pad, pad)).unfold(1, kernel, 1)[:, :width]  # (N, C, kernel) ids
         x = self.embed(windows)  # (N, C, kernel, dim)
-        weight = self.conv.weight.transpose(1, 2).reshape(self.conv.out_channels, kernel * x.shape[3])  # (filters, kernel·dim)
-        return F.linear(x.reshape(count, width, -1), weight, self.conv.bias)  # (N, C, filters)
+        size = kernel * self.embed.embedding_dim
+        weight = self.conv.weight.transpose(1, 2).reshape(self.conv.out_channels, size)  # (filters, kernel·dim)
+        return F.linear(x.reshape(count, width, size), weight, self.conv.bias)  # (N, C, filters)
 
 
 class CharLSTM(CharFeatures):

@@ -130,3 +130,11 @@ def test_char_cnn_window_product_is_torchs_convolution(kernel, monkeypatch):
     assert torch.allclose(windows, conv, atol=1e-6)
     for a, b in zip(grads, oracle):
         assert torch.allclose(a, b, atol=1e-5)
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_char_cnn_of_no_words_is_an_empty_feature_table(shared, monkeypatch):
+    """Zero rows (an inference group or a memo call with nothing new) give ``(0, filters)`` on both paths."""
+    monkeypatch.setattr(embedding, "_share_spellings", lambda flat: shared)
+    module = CharCNN(9, 5, 6, 3)
+    assert module._features(torch.zeros(0, 7, dtype=torch.long)).shape == (0, 6)
