@@ -3,8 +3,7 @@
 A word's character feature depends only on its spelling and the weights, so in inference (eval mode,
 no gradient) each spelling needs computing once per set of weights, in whichever batch first holds
 it: decoding a corpus then computes each distinct spelling of the whole corpus once instead of once
-per batch, and a long-running service computes a frequent word once. ``fill`` computes the spellings
-of a whole input ahead of its batches, together, so that the batches only look them up.
+per batch, and a long-running service computes a frequent word once.
 
 Lookups are vectorised: each spelling's key is the 64-bit hash ``k = Σ_i c_i·a_i mod 2^64`` of its
 character ids ``c_i`` with fixed odd multipliers ``a_i`` (one per character position), found by binary
