@@ -31,6 +31,7 @@ from seqlab.config import Config, config_from_dict, dump_config
 from seqlab.typecheck import load_yaml
 from seqlab.data import Vocabularies
 from seqlab.errors import ConfigError, ModelError
+from seqlab.model_config import MAX_PARAMETERS
 from seqlab.vocab import Vocab
 
 CONFIG = "config.yaml"
@@ -239,8 +240,6 @@ def load_bundle(directory: str | Path) -> Bundle:
     return Bundle(config, vocabs, frozenset(ambiguous))
 
 
-MAX_PARAMETERS = 1_000_000_000
-"""The most numbers a saved model may declare (4 GB of float32): beyond, it is not one seqlab wrote."""
 MAX_TAGS = 10_000
 """The most tags a vocabulary may hold (the decoder keeps ``T × T`` transition scores)."""
 
@@ -258,10 +257,11 @@ def _open_weights(path: Path) -> Iterator[Any]:
         raise ModelError(f"{path}: not a valid safetensors file ({str(err).splitlines()[0][:120]})") from None
 
 
-def check_sizes(directory: str | Path, bundle: Bundle) -> None:
+def check_sizes(directory: str | Path, bundle: Bundle) -> dict[str, tuple[int, ...]]:
     """Before a model is built: the weights' header declares at most ``MAX_PARAMETERS`` numbers, and the
     word embedding and output layer it declares have the vocabularies' sizes (a crafted vocabulary or
-    header cannot make the build allocate more than the file says)."""
+    header cannot make the build allocate more than the file says). Returns the declared shapes by name,
+    for the parts built from files of their own (a transformer's config) to be checked against."""
     path = Path(directory) / WEIGHTS
     with _open_weights(path) as handle:
         shapes = {name: tuple(handle.get_slice(name).get_shape()) for name in handle.keys()}
@@ -274,6 +274,7 @@ def check_sizes(directory: str | Path, bundle: Bundle) -> None:
     for name, vocab in checked:
         if shapes.get(name, (None,))[0] != len(vocab):
             raise ModelError(f"{path}: '{name}' is {shapes.get(name)}, the vocabularies imply {len(vocab)} rows")
+    return shapes
 
 
 def load_weights(directory: str | Path, model: torch.nn.Module) -> None:

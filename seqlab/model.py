@@ -12,7 +12,8 @@ from seqlab.encoder import ENCODERS
 from seqlab.errors import ModelError
 from seqlab.heads import HEADS
 from seqlab.schemes import transition_masks
-from seqlab.transformer import Backbone, TransformerEmbedding, copy_backbone, load_backbone
+from seqlab.backbone import Backbone, copy_backbone, load_backbone
+from seqlab.transformer import TransformerEmbedding
 
 
 class TaggerModel(nn.Module):

@@ -8,6 +8,10 @@ from typing import Literal
 
 from seqlab.typecheck import bounded
 
+MAX_PARAMETERS = 1_000_000_000
+"""The most numbers a seqlab model may hold (4 GB of float32), its transformer included: a saved model or
+a transformer config that declares more is refused before anything is built."""
+
 
 @dataclass(frozen=True)
 class CharConfig:

@@ -26,7 +26,7 @@ from seqlab.model import TaggerModel, build_model
 from seqlab.pretrained import Coverage, load_pretrained
 from seqlab.readers import Sentence, read_corpus
 from seqlab.schemes import SCHEMES, check_tags, convert, detect_scheme, is_valid
-from seqlab.transformer import PREFIX as TRANSFORMER, saved_backbone
+from seqlab.backbone import PREFIX as TRANSFORMER, saved_backbone
 
 log = logging.getLogger("seqlab.train")
 
@@ -225,7 +225,7 @@ def prepare_run(config: Config, saved: Bundle | None = None, checkpoint: Checkpo
         model = build_model(config.model, bundle.vocabs)
         coverage = _load_pretrained(config, model, bundle.vocabs, model_sents)
     else:
-        model = build_model(config.model, bundle.vocabs, saved_backbone(config.model.embedding.transformer, checkpoint.path.parent))
+        model = build_model(config.model, bundle.vocabs, saved_backbone(config.model.embedding.transformer, checkpoint.path.parent, {name: tuple(t.shape) for name, t in checkpoint.model.items()}))
         load_state(model, checkpoint.model, checkpoint.path)
     if config.model.embedding.pretrained is not None and config.model.embedding.freeze:
         model.embedding.words.weight.requires_grad_(False)

@@ -23,7 +23,7 @@ from seqlab.crf import ChainHead
 from seqlab.data import Batch, EncodedSentence, encode_all, make_batches, sorted_order, word_key
 from seqlab.errors import ConfigError, ModelError
 from seqlab.model import TaggerModel, build_model, rebuild
-from seqlab.transformer import saved_backbone
+from seqlab.backbone import saved_backbone
 from seqlab.readers import Sentence
 from seqlab.schemes import SCHEMES, convert, spans, tag_set
 from seqlab.tokenizer import Source, sentences_of
@@ -120,8 +120,8 @@ class Tagger:
         bundle = load_bundle(directory)
         if impl is not None:
             bundle = dataclasses.replace(bundle, config=_with_impl(bundle, impl, directory))
-        check_sizes(directory, bundle)  # before anything is allocated
-        model = build_model(bundle.config.model, bundle.vocabs, saved_backbone(bundle.config.model.embedding.transformer, Path(directory)))
+        declared = check_sizes(directory, bundle)  # before anything is allocated
+        model = build_model(bundle.config.model, bundle.vocabs, saved_backbone(bundle.config.model.embedding.transformer, Path(directory), declared))
         load_weights(directory, model)
         tagger = cls(model, bundle, torch.device(device))
         tagger.directory = Path(directory)

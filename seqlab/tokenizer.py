@@ -24,17 +24,17 @@ import re
 from dataclasses import dataclass
 
 _MARKS = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f\u0483-\u0489\u0591-\u05bd\u064b-\u065f\u0900-\u0903\u093a-\u094f"
-_WORDCHAR = rf"[^\W][{_MARKS}]*|[{_MARKS}]"
-_RUN = rf"(?:{_WORDCHAR})+"
-_JOIN = r"(?:[-'’/]|(?<=\d)[.,](?=\d))"
-_CLITIC = r"(?:'[sS]|'[rR][eE]|'[vV][eE]|'[lL][lL]|'[mM]|'[dD]|[nN]'[tT])(?![^\W])"
-_TOKEN = re.compile(
-    rf"{_RUN}(?=[nN]'[tT](?![^\W]))"  # the word before n't: "do" of "don't"
-    rf"|{_CLITIC}"
-    rf"|{_RUN}(?:{_JOIN}{_RUN})*?(?={_CLITIC})"  # a word followed by a clitic
-    rf"|{_RUN}(?:{_JOIN}{_RUN})*"
-    r"|[^\s\u200b\u200c\u200d\u2060\ufeff]"
-)
+# Each pattern below is one character class or a fixed-length sequence: matching one never backtracks
+# over more than a few characters, so the scanner that strings them together is linear in the text.
+_RUN = re.compile(rf"[\w{_MARKS}]+")
+"""A maximal run of word characters (letters, digits, underscore) and combining marks."""
+_GAP = re.compile(r"[\s\u200b\u200c\u200d\u2060\ufeff]+")
+"""Whitespace and zero-width characters: they only separate tokens."""
+_CLITIC = re.compile(r"(?:'[sS]|'[rR][eE]|'[vV][eE]|'[lL][lL]|'[mM]|'[dD]|[nN]'[tT])(?!\w)")
+_NOT = re.compile(r"[nN]'[tT](?!\w)")
+_DIGIT = re.compile(r"\d")
+_JOINERS = frozenset("-'’/")
+_DECIMAL = frozenset(".,")
 
 Offsets = tuple[tuple[int, int], ...]
 """``(start, end)`` of each token in the text it came from: ``text[start:end]`` is the token."""
@@ -77,13 +77,72 @@ def sentences_of(text: str, split: bool = False) -> list[tuple[tuple[str, ...], 
 
 
 def token_spans(text: str) -> list[tuple[str, int, int]]:
-    """``(token, start, end)`` for each token of ``text`` (see the module docstring for the rules)."""
-    return [(match.group(), match.start(), match.end()) for match in _TOKEN.finditer(text)]
+    """``(token, start, end)`` for each token of ``text`` (see the module docstring for the rules).
+
+    One pass from left to right: every character is looked at a bounded number of times (at most twice
+    within a word), so time is linear in ``len(text)`` whatever the text holds."""
+    spans: list[tuple[str, int, int]] = []
+    at, size = 0, len(text)
+    while at < size:
+        gap = _GAP.match(text, at)
+        if gap is not None:
+            at = gap.end()
+            continue
+        end = _token_end(text, at)
+        spans.append((text[at:end], at, end))
+        at = end
+    return spans
 
 
 def tokenize(text: str) -> list[str]:
     """The tokens of ``text``."""
-    return _TOKEN.findall(text)
+    return [token for token, _, _ in token_spans(text)]
+
+
+def _joined(text: str, end: int) -> int | None:
+    """Where the word run ending at ``end`` continues through a joiner (``-'’/`` between two runs, ``.``
+    or ``,`` between two digits): the end of the next run, or ``None``."""
+    if end >= len(text):
+        return None
+    joiner = text[end]
+    if joiner in _DECIMAL:
+        if not (_DIGIT.match(text, end - 1) and _DIGIT.match(text, end + 1)):
+            return None
+    elif joiner not in _JOINERS:
+        return None
+    run = _RUN.match(text, end + 1)
+    return run.end() if run is not None else None
+
+
+def _token_end(text: str, at: int) -> int:
+    """The end of the token that starts at ``at`` (a character that is not whitespace).
+
+    A word is runs ``r_0 j_1 r_1 … j_k r_k`` joined by joiners. The token ends, by precedence:
+    before the ``n`` of ``n't`` closing ``r_0`` (``do|n't``); after a clitic starting at ``at``; at the end
+    of the first ``r_i`` that a clitic follows (``Apple|'s``); before the ``n`` of an ``n't`` closing the
+    last such ``r_i`` of two or more characters (``rock-a|n't``); at the end of the word."""
+    run = _RUN.match(text, at)
+    if run is None:
+        clitic = _CLITIC.match(text, at)
+        return clitic.end() if clitic is not None else at + 1
+    end = run.end()
+    if end - at >= 2 and _NOT.match(text, end - 1):
+        return end - 1
+    clitic = _CLITIC.match(text, at)
+    if clitic is not None:
+        return clitic.end()
+    starts, ends = [at], [end]
+    while not _CLITIC.match(text, end):  # the word stops at the first run a clitic follows
+        following = _joined(text, end)
+        if following is None:
+            for start, finish in zip(reversed(starts[1:]), reversed(ends[1:])):
+                if finish - start >= 2 and _NOT.match(text, finish - 1):
+                    return finish - 1
+            return end
+        starts.append(end + 1)
+        ends.append(following)
+        end = following
+    return end
 
 
 def split_sentences(text: str) -> list[tuple[int, int]]:

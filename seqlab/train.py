@@ -33,7 +33,7 @@ from seqlab.metrics import Report
 from seqlab.model import Objective, count_parameters
 from seqlab.prepare import Prepared, prepare_run, sparse_rows
 from seqlab.tagger import Tagger
-from seqlab.transformer import SUBDIRECTORY as TRANSFORMER_FILES, save_backbone
+from seqlab.backbone import SUBDIRECTORY as TRANSFORMER_FILES, save_backbone
 
 __all__ = ["TrainResult", "TrainingError", "TrainingInterrupted", "quiet_training", "resume", "start_run", "train"]
 

@@ -21,142 +21,16 @@ run together, padded, with gradients.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from seqlab.model_config import TransformerConfig
+from seqlab.backbone import Backbone
 from seqlab.errors import ModelError
-
-SUBDIRECTORY = "transformer"
-"""Where a model directory keeps the transformer's config and tokenizer (its weights are in the model's)."""
-ORIGIN = "origin.json"
-PREFIX = "embedding.transformer."
-"""Parameter names of the transformer inside a ``TaggerModel``."""
-
-
-def _library() -> Any:
-    try:
-        import transformers
-    except ImportError:
-        raise ModelError("model.embedding.transformer needs the transformers package: pip install 'seqlab[transformers]'") from None
-    transformers.logging.set_verbosity_error()
-    transformers.logging.disable_progress_bar()
-    return transformers
-
-
-@dataclass(frozen=True)
-class Backbone:
-    """A transformer and its tokenizer, with where they came from."""
-
-    tokenizer: Any
-    """A fast (Rust) tokenizer: it maps subwords back to words."""
-    network: nn.Module
-    """The transformer (``transformers.AutoModel``), returning every layer's hidden states."""
-    source: str
-    """``model.embedding.transformer.model`` as configured."""
-    revision: str | None
-    """The hub commit the weights came from, when they came from the hub."""
-
-
-def _tokenizer(library: Any, where: str, revision: str | None, local: bool) -> Any:
-    tokenizer = library.AutoTokenizer.from_pretrained(where, revision=revision, local_files_only=local)
-    if not getattr(tokenizer, "is_fast", False):
-        raise ModelError(f"model.embedding.transformer.model: '{where}' has no fast tokenizer (tokenizer.json), which word alignment needs")
-    try:
-        tokenizer(["a", "b"], is_split_into_words=True, add_special_tokens=False)
-    except (ValueError, AssertionError):  # byte-level BPE wants a space before pre-split words
-        tokenizer = library.AutoTokenizer.from_pretrained(where, revision=revision, local_files_only=local, add_prefix_space=True)
-    return tokenizer
-
-
-def load_backbone(config: TransformerConfig, saved: Path | None = None) -> Backbone:
-    """The pretrained transformer ``config.model`` (a local directory, or a hub name through the Hugging
-    Face cache), or, with ``saved``, the one a seqlab model directory was trained with: built from its
-    saved config and tokenizer, its weights to come from the model's weights file."""
-    library = _library()
-    name = config.model
-    assert name is not None, "load_backbone needs model.embedding.transformer.model"
-    with torch.random.fork_rng(devices=[]):  # building it never shifts the seeded initialisation of the rest
-        if saved is not None:
-            where = saved / SUBDIRECTORY
-            if not (where / "config.json").is_file():
-                raise ModelError(f"{where}: missing; this model was trained with a transformer and its directory is incomplete")
-            origin = _origin(where)
-            try:
-                tokenizer = _tokenizer(library, str(where), None, local=True)
-                network = library.AutoModel.from_config(library.AutoConfig.from_pretrained(str(where), local_files_only=True))
-            except (OSError, ValueError, KeyError) as err:
-                raise ModelError(f"{where}: cannot be read ({str(err).splitlines()[0][:160]})") from None
-            return Backbone(tokenizer, network.eval(), name, origin.get("revision"))
-        local = Path(name).expanduser().is_dir()
-        where = str(Path(name).expanduser()) if local else name
-        try:
-            tokenizer = _tokenizer(library, where, config.revision, local)
-            network = library.AutoModel.from_pretrained(where, revision=config.revision, local_files_only=local)
-        except ModelError:
-            raise
-        except Exception as err:  # noqa: BLE001 - transformers and huggingface_hub raise many kinds; each is "cannot load"
-            place = "the directory" if local else f"not a local directory, and neither in the Hugging Face cache ({_cache()}) nor downloadable"
-            raise ModelError(f"model.embedding.transformer.model: cannot load '{name}': {place} ({str(err).splitlines()[0][:160]})") from None
-    revision = getattr(network.config, "_commit_hash", None)
-    return Backbone(tokenizer, network.eval(), name, revision if isinstance(revision, str) else None)
-
-
-def saved_backbone(config: TransformerConfig, directory: Path) -> Backbone | None:
-    """The transformer of the model saved in ``directory``, when its config has one."""
-    return load_backbone(config, saved=directory) if config.model is not None else None
-
-
-def _cache() -> str:
-    try:
-        from huggingface_hub.constants import HF_HUB_CACHE
-    except ImportError:
-        return "~/.cache/huggingface/hub"
-    return str(HF_HUB_CACHE)
-
-
-def _origin(where: Path) -> dict[str, Any]:
-    try:
-        origin = json.loads((where / ORIGIN).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        raise ModelError(f"{where / ORIGIN}: missing or not JSON") from None
-    if not isinstance(origin, dict):
-        raise ModelError(f"{where / ORIGIN}: expected an object")
-    return origin
-
-
-def save_backbone(directory: Path, backbone: Backbone) -> None:
-    """Write the transformer's config and tokenizer under ``directory/transformer`` (JSON and vocabulary
-    files: no pickle) and ``origin.json``: the configured name, the hub revision and the sha256 of the
-    pretrained weights as loaded. The weights themselves are saved with the model's."""
-    where = directory / SUBDIRECTORY
-    try:
-        where.mkdir(parents=True, exist_ok=True)
-        backbone.network.config.save_pretrained(str(where))
-        backbone.tokenizer.save_pretrained(str(where))
-    except OSError as err:
-        raise ModelError(f"{where}: cannot write ({err.strerror or err})") from None
-    digest = hashlib.sha256()
-    for name, tensor in backbone.network.state_dict().items():
-        digest.update(name.encode())
-        digest.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
-    origin = {"model": backbone.source, "revision": backbone.revision, "weights_sha256": digest.hexdigest()}
-    (where / ORIGIN).write_text(json.dumps(origin, indent=1) + "\n", encoding="utf-8")
-
-
-def copy_backbone(backbone: Backbone) -> Backbone:
-    """The same architecture and tokenizer with fresh weights (to receive another model's by ``load_state_dict``)."""
-    library = _library()
-    with torch.random.fork_rng(devices=[]):
-        network = library.AutoModel.from_config(backbone.network.config)
-    return Backbone(backbone.tokenizer, network.eval(), backbone.source, backbone.revision)
+from seqlab.model_config import TransformerConfig
 
 
 def plan_windows(count: int, size: int, stride: int) -> list[tuple[int, int]]:

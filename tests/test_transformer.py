@@ -21,7 +21,8 @@ from seqlab.errors import ModelError
 from seqlab.model import build_model
 from seqlab.tagger import Tagger
 from seqlab.train import train
-from seqlab.transformer import PREFIX, TransformerEmbedding, best_window, load_backbone, plan_windows
+from seqlab.backbone import PREFIX, load_backbone
+from seqlab.transformer import TransformerEmbedding, best_window, plan_windows
 from tests.conftest import tiny_overrides, tiny_sentences
 
 
