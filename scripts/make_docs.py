@@ -16,12 +16,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from seqlab.cli_parser import build_parser  # noqa: E402
-from seqlab.config import key_specs  # noqa: E402
+from seqlab.cli.parser import build_parser  # noqa: E402
+from seqlab.config.settings import key_specs  # noqa: E402
 
 CONFIG_HEAD = """# Config reference
 
-Generated from `seqlab/config.py` by `python scripts/make_docs.py`; do not edit by hand.
+Generated from `seqlab/config/settings.py` by `python scripts/make_docs.py`; do not edit by hand.
 
 A config is one YAML file with the sections `data`, `model` (`embedding`, `encoder`, `decoder`) and
 `train`. Every key below has a default, so a file holds only what differs. Unknown keys, wrong types
@@ -35,7 +35,7 @@ valid name; `seqlab train --set KEY=VALUE` overrides any key (the value is read 
 
 CLI_HEAD = """# Command-line reference
 
-Generated from `seqlab/cli_parser.py` by `python scripts/make_docs.py`; do not edit by hand.
+Generated from `seqlab/cli/parser.py` by `python scripts/make_docs.py`; do not edit by hand.
 
 `seqlab [-q] COMMAND ...` (`-q`: only warnings and errors on stderr). User mistakes (bad config, bad
 data, missing model) print one line `seqlab COMMAND: error: ...` on stderr and exit with status 1;

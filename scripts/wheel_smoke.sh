@@ -25,6 +25,7 @@ python -c "import seqlab, sys; assert not seqlab.__file__.startswith('$root'), s
 python -m seqlab.apple --out data/apple
 seqlab -q train --config apple_lstm.yaml --set train.epochs=1 --output runs/apple
 seqlab -q predict --model runs/apple --text "I like eating apple!" --format jsonl
+seqlab serve --help >/dev/null
 seqlab -q experiment context --quick --out runs/experiments
 test -s runs/experiments/context/results.json
 echo "== the installed wheel works outside the checkout"

@@ -5,13 +5,13 @@
 """
 from typing import Any
 
-from seqlab.config import Config, load_config
+from seqlab.config.settings import Config, load_config
 from seqlab.errors import ConfigError, DataError, ModelError, SeqlabError
 
 __all__ = ["Config", "ConfigError", "DataError", "ModelError", "SeqlabError", "TaggedSentence", "Tagger", "load_config"]
 __version__ = "0.1.0"
 
-_LAZY = {"Tagger": "seqlab.tagger", "TaggedSentence": "seqlab.tagger"}
+_LAZY = {"Tagger": "seqlab.tagger.inference", "TaggedSentence": "seqlab.tagger.inference"}
 
 
 def __getattr__(name: str) -> Any:

@@ -10,7 +10,7 @@ process group (gloo on CPU, nccl on CUDA) and wraps the model in ``DistributedDa
 
 Every rank draws the same global length-bucketed batches of ``train.batch_size`` sentences (the same
 seeded generator) and takes its share of each: rank r gets sentences r, r+N, r+2N, … of the batch.
-Each rank's objective (``seqlab.model.Objective``, which divides by the global batch's sentence count
+Each rank's objective (``seqlab.nn.model.Objective``, which divides by the global batch's sentence count
 for ``loss_reduction: mean``) is scaled by ``gradient_weight`` so that DDP's gradient average equals the
 single-process gradient of the whole batch: ``train.batch_size`` means the same global batch whatever
 the number of processes.

@@ -1,4 +1,4 @@
-"""Typed errors raised by the library. Only ``seqlab.cli`` prints them and exits."""
+"""Typed errors raised by the library. Only ``seqlab.cli.main`` prints them and exits."""
 from __future__ import annotations
 
 from pathlib import Path

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-from seqlab.config import Config, load_config
+from seqlab.config.settings import Config, load_config
 
 # Property tests without an explicit example count use the profile: "ci" keeps the suite fast, "long"
 # (HYPOTHESIS_PROFILE=long) is the run recorded in docs/reliability.md.
@@ -81,7 +81,7 @@ def tiny_overrides(data: dict[str, Path], out: Path) -> list[str]:
 def train_variants(base: Path, variants: dict[str, list[str]], test_sentences: int = 20) -> dict:
     """The tiny corpus written under ``base`` and one model per variant (its overrides on top of
     ``tiny_overrides``) trained in ``base / name``; returns ``base`` and the data paths."""
-    from seqlab.train import train
+    from seqlab.train.run import train
 
     splits = (("train", 60, 1), ("dev", 20, 2), ("test", test_sentences, 3))
     data = {name: write_conll(base / f"{name}.conll", tiny_sentences(n, seed)) for name, n, seed in splits}

@@ -7,13 +7,13 @@ import json
 import pytest
 import torch
 
-from seqlab.amp import autocast
-from seqlab.bundle import HISTORY
-from seqlab.checkpoint import read_checkpoint
-from seqlab.config import replace_in
-from seqlab.data import collate
-from seqlab.tagger import Tagger
-from seqlab.train import resume, train
+from seqlab.config.settings import replace_in
+from seqlab.data.batches import collate
+from seqlab.tagger.bundle import HISTORY
+from seqlab.tagger.inference import Tagger
+from seqlab.train.amp import autocast
+from seqlab.train.checkpoint import read_checkpoint
+from seqlab.train.run import resume, train
 
 
 @pytest.mark.parametrize("precision", ["bf16", "fp16"])
@@ -53,7 +53,7 @@ def test_gpu_check_script_passes_on_the_cpu():
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1]
-    done = subprocess.run([sys.executable, str(root / "scripts" / "gpu_check.py"), "--device", "cpu", "--epochs", "2"], capture_output=True, text=True, timeout=600)
+    done = subprocess.run([sys.executable, str(root / "scripts" / "bench" / "gpu_check.py"), "--device", "cpu", "--epochs", "2"], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "fused vs scratch on cpu" in done.stdout and "unpacked vs packed fused BiLSTM on cpu" in done.stdout
     assert "all checks passed" in done.stdout

@@ -7,8 +7,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from seqlab.config import DataConfig
-from seqlab.readers import read_corpus
+from seqlab.config.settings import DataConfig
+from seqlab.data.readers import read_corpus
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data" / "apple"

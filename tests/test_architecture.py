@@ -1,6 +1,7 @@
-"""The codebase's own rules, checked on its source: every module imports, the import graph of ``seqlab``
-has no cycle (function-level imports included), no module reaches into another's underscored names, no
-module is longer than ``MAX_LINES``, and no block of ``DUPLICATE_LINES`` lines is written twice."""
+"""The codebase's own rules, checked on its source: every module imports, the packages form layers (a
+module imports only from its own package or a lower layer), the import graph of ``seqlab`` has no cycle
+(function-level imports included), no module reaches into another's underscored names, no module is
+longer than ``MAX_LINES``, and no block of ``DUPLICATE_LINES`` lines is written twice."""
 from __future__ import annotations
 
 import ast
@@ -8,7 +9,6 @@ import hashlib
 import importlib
 from collections import defaultdict
 from pathlib import Path
-
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "seqlab"
@@ -39,6 +39,41 @@ def imported(path: Path) -> list[tuple[str, str | None, int]]:
     return found
 
 
+LAYERS = [
+    ("errors",),  # the typed errors every layer raises
+    ("device", "capture", "files", "distributed", "plots"),  # the base: single modules that need only errors
+    ("config",),
+    ("",),  # the ``seqlab`` package itself: the public names (config, errors; the Tagger on first use)
+    ("data", "apple"),
+    ("nn",),
+    ("tagger",),
+    ("train", "export"),
+    ("serve", "experiments"),
+    ("cli",),
+]
+"""Each layer's packages (or base modules) by the name under ``seqlab``, lowest first."""
+RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}
+
+
+def room(module: str) -> str:
+    """The package (or base module) a module belongs to: ``seqlab.nn.crf`` → ``nn``; ``seqlab`` → ``""``."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else ""
+
+
+def test_every_module_belongs_to_a_layer():
+    assert not {room(name) for name in MODULES} - set(RANK), "a module outside every layer: add its package to LAYERS"
+
+
+def test_each_package_imports_only_from_lower_layers():
+    upward = []
+    for name, path in MODULES.items():
+        for module, _, line in imported(path):
+            if module in MODULES and room(module) != room(name) and RANK[room(module)] >= RANK[room(name)]:
+                upward.append(f"{path.relative_to(ROOT)}:{line}: {name} ({room(name) or 'seqlab'}) imports {module} ({room(module) or 'seqlab'})")
+    assert not upward, f"imports from a layer that is not below: {upward}"
+
+
 def test_every_module_imports():
     for name in MODULES:
         importlib.import_module(name)
@@ -65,7 +100,7 @@ def test_the_import_graph_has_no_cycle():
 
 
 def test_no_underscored_name_is_imported_from_another_module():
-    files = [*PACKAGE.rglob("*.py"), *(ROOT / "scripts").glob("*.py"), *(ROOT / "tests").glob("*.py")]
+    files = [*PACKAGE.rglob("*.py"), *(ROOT / "scripts").rglob("*.py"), *(ROOT / "tests").glob("*.py")]
     private = []
     for path in files:
         tree = ast.parse(path.read_text(encoding="utf-8"))

@@ -5,11 +5,18 @@ import pickle
 import pytest
 import torch
 
-from seqlab.config import replace_in
-from seqlab.bundle import CONFIG, VOCAB, WEIGHTS, load_bundle, load_weights, write_atomic
+from seqlab.config.settings import replace_in
 from seqlab.errors import ModelError
-from seqlab.tagger import Tagger
-from seqlab.train import train
+from seqlab.tagger.bundle import (
+    CONFIG,
+    VOCAB,
+    WEIGHTS,
+    load_bundle,
+    load_weights,
+    write_atomic,
+)
+from seqlab.tagger.inference import Tagger
+from seqlab.train.run import train
 
 
 @pytest.fixture
@@ -118,7 +125,7 @@ def test_load_weights_rejects_wrong_names(model_dir):
 def test_a_vocabulary_with_absurdly_many_tags_is_refused_before_building(model_dir):
     import json
 
-    from seqlab.bundle import MAX_TAGS
+    from seqlab.tagger.bundle import MAX_TAGS
 
     vocab = json.loads((model_dir / VOCAB).read_text())
     vocab["tags"]["items"] = [f"B-T{k}" for k in range(MAX_TAGS + 1)]
@@ -130,13 +137,13 @@ def test_a_vocabulary_with_absurdly_many_tags_is_refused_before_building(model_d
 def test_weights_that_disagree_with_the_vocabularies_are_refused_before_building(model_dir, monkeypatch):
     import json
 
-    import seqlab.bundle as bundle
+    import seqlab.tagger.bundle as bundle
 
     vocab = json.loads((model_dir / VOCAB).read_text())
     vocab["words"]["items"] += [f"extra{k}" for k in range(1000)]  # a crafted vocabulary: a bigger model than the file
     (model_dir / VOCAB).write_text(json.dumps(vocab))
     built = []
-    monkeypatch.setattr("seqlab.tagger.build_model", lambda *a: built.append(a))
+    monkeypatch.setattr("seqlab.tagger.inference.build_model", lambda *a: built.append(a))
     with pytest.raises(ModelError, match=r"'embedding.words.weight' is \(\d+, 16\), the vocabularies imply \d+ rows"):
         Tagger.load(model_dir)
     assert not built

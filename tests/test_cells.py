@@ -6,10 +6,15 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from seqlab.cells import ScratchRecurrent, gather_time, initialise_recurrent, reverse_index
-from seqlab.config import load_config
-from seqlab.encoder import RecurrentEncoder
+from seqlab.config.settings import load_config
 from seqlab.errors import ConfigError, ModelError
+from seqlab.nn.cells import (
+    ScratchRecurrent,
+    gather_time,
+    initialise_recurrent,
+    reverse_index,
+)
+from seqlab.nn.encoder import RecurrentEncoder
 
 TORCH = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 LENGTHS = torch.tensor([6, 3, 1, 5])  # mixed lengths, unsorted, one single-token sentence

@@ -14,8 +14,15 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from seqlab.checkpoint import CHECKPOINT, Progress, file_fingerprint, read_checkpoint, restore_rng, save_checkpoint
 from seqlab.errors import ModelError
+from seqlab.train.checkpoint import (
+    CHECKPOINT,
+    Progress,
+    file_fingerprint,
+    read_checkpoint,
+    restore_rng,
+    save_checkpoint,
+)
 
 
 def small_run():

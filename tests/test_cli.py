@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from seqlab.cli import main
+from seqlab.cli.main import main
 from tests.conftest import tiny_overrides
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -159,8 +159,8 @@ def test_python_api_predict(trained):
 
 
 def test_predict_batch_size_and_device_flags(tiny_config, capsys):
-    from seqlab.cli import main
-    from seqlab.train import train
+    from seqlab.cli.main import main
+    from seqlab.train.run import train
 
     train(tiny_config, progress=False)
     model = str(tiny_config.output_dir)
@@ -180,10 +180,10 @@ def test_predict_batch_size_and_device_flags(tiny_config, capsys):
 def test_auto_batch_size_is_measured_and_changes_no_tag(tiny_config, monkeypatch, caplog):
     import logging
 
-    import seqlab.predict as predict
-    from seqlab.readers import Sentence
-    from seqlab.tagger import Tagger
-    from seqlab.train import train
+    import seqlab.tagger.predict as predict
+    from seqlab.data.readers import Sentence
+    from seqlab.tagger.inference import Tagger
+    from seqlab.train.run import train
     from tests.conftest import tiny_sentences
 
     tagger = Tagger.load(train(tiny_config, progress=False).output_dir)
@@ -209,7 +209,7 @@ def test_help_version_and_argument_errors_need_no_torch():
     """The command line answers --help, --version and a bad argument before anything imports torch."""
     probe = (
         "import sys\n"
-        "from seqlab.cli import main\n"
+        "from seqlab.cli.main import main\n"
         "for argv in (['--help'], ['--version'], ['train'], ['predict', '--help']):\n"
         "    try:\n"
         "        main(argv)\n"
@@ -258,8 +258,8 @@ def test_a_bare_tag_in_the_training_file_is_one_line_naming_it(tiny_data, tmp_pa
 
 
 def test_plain_labels_train_as_scheme_none_and_come_back_unchanged(tmp_path, capsys):
-    from seqlab.bundle import load_bundle
-    from seqlab.tagger import Tagger
+    from seqlab.tagger.bundle import load_bundle
+    from seqlab.tagger.inference import Tagger
 
     pos = tmp_path / "pos.conll"
     pos.write_text("I\tPRON\neat\tVERB\napples\tNOUN\n.\tPUNCT\n\nThey\tPRON\nrun\tVERB\n\n" * 20, encoding="utf-8")

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from seqlab.config import Config, dump_config, load_config
+from seqlab.config.settings import Config, dump_config, load_config
 from seqlab.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -181,7 +181,7 @@ def test_a_config_file_without_output_dir_writes_to_runs_and_its_name(tmp_path):
 
 def test_a_config_with_only_the_data_paths_trains_with_the_measured_recipe(tiny_data, tmp_path):
     """The built-in defaults are the recipe of docs/recipes.md, and it learns a corpus given nothing else."""
-    from seqlab.train import train
+    from seqlab.train.run import train
 
     config = load_config(None, [f"data.{split}={path}" for split, path in tiny_data.items()] + [f"output_dir={tmp_path / 'm'}"])
     train_, embedding = config.train, config.model.embedding
@@ -193,7 +193,7 @@ def test_a_config_with_only_the_data_paths_trains_with_the_measured_recipe(tiny_
 
 def test_the_metric_follows_the_tags_unless_given(tiny_data, tmp_path):
     """``train.metric: auto``: span F1 for span tags, token accuracy for plain labels; the saved config holds it."""
-    from seqlab.prepare import prepare_run
+    from seqlab.train.prepare import prepare_run
     from tests.test_init_config import TINY_CONLLU
 
     spans = prepare_run(load_config(None, [f"data.train={tiny_data['train']}"])).config

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from seqlab.cli import main
-from seqlab.readers import conllu_sentences, read_lines
+from seqlab.cli.main import main
+from seqlab.data.readers import conllu_sentences, read_lines
 from seqlab.errors import DataError
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -6,8 +6,8 @@ import itertools
 import pytest
 import torch
 
-from seqlab.crf import CRF
 from seqlab.errors import ModelError
+from seqlab.nn.crf import CRF
 
 
 def random_instance(seed: int, num_tags: int = 4, batch: int = 3, max_len: int = 5):
@@ -130,7 +130,7 @@ def test_segment_probability_matches_enumeration():
 
 
 def test_constrained_loss_has_finite_gradients_with_one_token_sentences_in_the_batch():
-    from seqlab.schemes import transition_masks
+    from seqlab.data.schemes import transition_masks
 
     names = ["O", "B-A", "I-A", "E-A", "S-A"]
     crf = CRF(len(names), *transition_masks(names, "bioes"))
@@ -146,7 +146,7 @@ def test_constrained_loss_has_finite_gradients_with_one_token_sentences_in_the_b
 def test_log_partition_is_the_masked_recursion_at_every_step_values_and_gradients(lengths):
     """The shortcut for the steps every sentence takes changes nothing: the recursion with
     ``torch.where`` at every step (written out here) gives the same numbers, bit for bit."""
-    from seqlab.chain import log_partition, step_scores
+    from seqlab.nn.chain import log_partition, step_scores
 
     def every_step(emissions, mask, start, transitions, end):
         steps = step_scores(emissions, mask, transitions, hold_padding=False)

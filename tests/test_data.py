@@ -5,10 +5,21 @@ import random
 
 import pytest
 
-from seqlab.config import DataConfig
-from seqlab.data import MAX_WORD_CHARS, build_vocabularies, bucketed_order, casing_id, collate, encode, encode_all, position_budget, sorted_order, word_key
+from seqlab.config.settings import DataConfig
+from seqlab.data.batches import (
+    MAX_WORD_CHARS,
+    bucketed_order,
+    build_vocabularies,
+    casing_id,
+    collate,
+    encode,
+    encode_all,
+    position_budget,
+    sorted_order,
+    word_key,
+)
+from seqlab.data.readers import Sentence
 from seqlab.errors import DataError
-from seqlab.readers import Sentence
 
 
 def test_word_key():

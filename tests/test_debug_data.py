@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from seqlab.cli import main
-from seqlab.debug_data import LONG_SENTENCE, RARE_TYPE, debug_data, percentiles
+from seqlab.cli.debug_data import LONG_SENTENCE, RARE_TYPE, debug_data, percentiles
+from seqlab.cli.main import main
 from tests.conftest import tiny_sentences, write_conll
 
 
@@ -90,7 +90,7 @@ def test_bare_tags_are_errors_at_their_token_line(tmp_path: Path) -> None:
 
 
 def scheme_data(scheme: str):
-    from seqlab.config import load_config
+    from seqlab.config.settings import load_config
 
     return load_config(None, [f"data.tag_scheme={scheme}"]).data
 

@@ -7,8 +7,8 @@ import itertools
 import pytest
 import torch
 
-from seqlab.decode import BACKENDS, decode_tags, viterbi, viterbi_nbest
 from seqlab.errors import ModelError
+from seqlab.nn.decode import BACKENDS, decode_tags, viterbi, viterbi_nbest
 
 
 def brute_scores(emissions, length, start, transitions, end) -> dict[tuple[int, ...], float]:

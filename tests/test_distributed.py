@@ -12,8 +12,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from seqlab.bundle import HISTORY, METRICS, WEIGHTS
 from seqlab.distributed import SINGLE, Context, gradient_weight, share
+from seqlab.tagger.bundle import HISTORY, METRICS, WEIGHTS
 from tests.conftest import tiny_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,7 +30,7 @@ def test_share_splits_each_global_batch_and_keeps_every_rank_busy():
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
 @pytest.mark.parametrize("batch", [5, 1])
 def test_weighted_rank_objectives_average_to_the_whole_batch_objective(reduction, batch):
-    """Each rank's objective as ``seqlab.model.Objective`` forms it (its share's summed loss, divided by the
+    """Each rank's objective as ``seqlab.nn.model.Objective`` forms it (its share's summed loss, divided by the
     global batch's sentence count for mean), times ``gradient_weight``: DDP's average over the ranks is the
     single-process objective of the whole batch (a rank with weight 0 only takes part)."""
     losses = torch.tensor([0.5, 1.5, 2.0, 4.0, 3.0])[:batch]  # per sentence, one global batch

@@ -1,4 +1,4 @@
-"""seqlab.dropout: inverted dropout with a mask from 32-bit random integers on the CPU."""
+"""seqlab.nn.dropout: inverted dropout with a mask from 32-bit random integers on the CPU."""
 from __future__ import annotations
 
 import math
@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from seqlab.dropout import Dropout, dropout
+from seqlab.nn.dropout import Dropout, dropout
 
 
 def test_outside_training_and_at_zero_it_is_the_input_itself():

@@ -4,12 +4,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from seqlab import embedding
-from seqlab.config import replace_in
-from seqlab.data import CASINGS, casing_id, collate
-from seqlab.embedding import CharCNN, CharLSTM, distinct_words
-from seqlab.tagger import Tagger
-from seqlab.train import train
+from seqlab.config.settings import replace_in
+from seqlab.data.batches import CASINGS, casing_id, collate
+from seqlab.nn import embedding
+from seqlab.nn.embedding import CharCNN, CharLSTM, distinct_words
+from seqlab.tagger.inference import Tagger
+from seqlab.train.run import train
 
 
 @pytest.mark.parametrize(
@@ -58,7 +58,7 @@ def test_training_with_char_lstm_and_casing_on_lowercased_words(tiny_config, tmp
 def test_uniform_init_bounds_every_table_and_keeps_padding_zero():
     import math
 
-    from seqlab.embedding import CharCNN, TokenEmbedding, initialise_embeddings
+    from seqlab.nn.embedding import CharCNN, TokenEmbedding, initialise_embeddings
 
     torch.manual_seed(0)
     emb = TokenEmbedding(500, 100, 0.0, 0.0, CharCNN(60, 30, 20, 3), casing_dim=6)

@@ -7,8 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from seqlab.encoder import ENCODERS, NoEncoder, RecurrentEncoder, unpacked
 from seqlab.errors import ModelError
+from seqlab.nn.encoder import ENCODERS, NoEncoder, RecurrentEncoder, unpacked
 from tests.test_cells import CASES, LENGTHS, TORCH, pair, run_fused
 
 
@@ -28,7 +28,7 @@ def test_encoder_state_dicts_are_interchangeable(cell):
 
 @pytest.mark.parametrize("cell,layers,bidirectional,nonlinearity", [*[(*case, "tanh") for case in CASES], ("rnn", 2, True, "relu")])
 def test_unpacked_fused_run_equals_the_packed_one_with_gradients(cell, layers, bidirectional, nonlinearity):
-    """``seqlab.encoder.unpacked`` (per-direction calls on the padded batch) against torch's packed run."""
+    """``seqlab.nn.encoder.unpacked`` (per-direction calls on the padded batch) against torch's packed run."""
     fused, _ = pair(cell, layers, bidirectional, nonlinearity)
     torch.manual_seed(5)
     x = torch.randn(4, 6, 7)

@@ -6,18 +6,18 @@ import logging
 
 import pytest
 
-from seqlab.evaluate import Evaluator, evaluate_file
-from seqlab.metrics import expected_calibration_error, report
-from seqlab.readers import Sentence, read_corpus
-from seqlab.schemes import spans
-from seqlab.tagger import Tagger
-from seqlab.train import train
+from seqlab.data.readers import Sentence, read_corpus
+from seqlab.data.schemes import spans
+from seqlab.tagger.evaluate import Evaluator, evaluate_file
+from seqlab.tagger.inference import Tagger
+from seqlab.tagger.metrics import expected_calibration_error, report
+from seqlab.train.run import train
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
+    from seqlab.config.settings import load_config
     from tests.conftest import tiny_overrides, tiny_sentences, write_conll
-    from seqlab.config import load_config
 
     base = tmp_path_factory.mktemp("evaluate")
     data = {name: write_conll(base / f"{name}.conll", tiny_sentences(n, seed)) for name, n, seed in (("train", 60, 1), ("dev", 20, 2), ("test", 30, 3))}

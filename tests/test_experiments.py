@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from seqlab.cli import main
-from seqlab.data import collate
+from seqlab.cli.main import main
+from seqlab.data.batches import collate
 from seqlab.errors import ConfigError
 from seqlab.experiments import EXPERIMENTS, SWEEPS, shipped_configs
 from seqlab.experiments.measures import gradient_by_distance, last_token_accuracy
 from seqlab.experiments.settings import load_experiment, parse_experiment
 from seqlab.experiments.tasks import KEYS, QUERY, long_range_sentences
-from seqlab.tagger import Tagger
+from seqlab.tagger.inference import Tagger
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = shipped_configs()
@@ -111,9 +111,9 @@ def test_long_range_sentences_are_decided_by_the_first_token_only():
 
 @pytest.fixture(scope="module")
 def long_range_model(tmp_path_factory) -> tuple[Tagger, list]:
-    from seqlab.config import load_config
+    from seqlab.config.settings import load_config
     from seqlab.experiments.tasks import write_long_range
-    from seqlab.train import train
+    from seqlab.train.run import train
 
     directory = tmp_path_factory.mktemp("lr")
     paths = write_long_range(directory / "data", 6, {"train": 200, "dev": 50, "test": 50})

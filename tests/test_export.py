@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from seqlab.data import encode
-from seqlab.readers import Sentence, read_corpus
+from seqlab.data.batches import encode
+from seqlab.data.readers import Sentence, read_corpus
 from seqlab.errors import ModelError
 from seqlab.export import check, export, load_exported
-from seqlab.tagger import Tagger
+from seqlab.tagger.inference import Tagger
 from tests.conftest import train_variants
 
 VARIANTS = {
@@ -48,7 +48,7 @@ def test_a_file_that_is_not_an_export_is_a_model_error(tmp_path, fmt, message):
 
 
 def test_export_cli_with_check(trained, tmp_path, capsys):
-    from seqlab.cli import main
+    from seqlab.cli.main import main
 
     model = str(trained["base"] / "lstm-crf-charcnn")
     for fmt in ("torchscript", "onnx", "torch-export"):

@@ -8,10 +8,10 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from seqlab.crf import CRF
+from seqlab.data.schemes import transition_masks
 from seqlab.errors import ModelError
-from seqlab.heads import HEADS, SoftmaxHead
-from seqlab.schemes import transition_masks
+from seqlab.nn.crf import CRF
+from seqlab.nn.heads import HEADS, SoftmaxHead
 
 NAMES = ["O", "B-A", "I-A", "E-A", "S-A"]
 

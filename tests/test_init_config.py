@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from seqlab.cli import main
-from seqlab.config import load_config
-from seqlab.init_config import epochs_for, hidden_size, recommend
+from seqlab.cli.init_config import epochs_for, hidden_size, recommend
+from seqlab.cli.main import main
+from seqlab.config.settings import load_config
 from tests.conftest import tiny_sentences, write_conll
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -11,14 +11,14 @@ import time
 import pytest
 import torch
 
-from seqlab import bundle as files
-from seqlab.checkpoint import Progress
-from seqlab.config import replace_in
-from seqlab.data import bucketed_order, collate
-from seqlab.loop import Clock, Place, TrainingError, end_epoch, train_epoch
-from seqlab.metrics import Report
-from seqlab.prepare import prepare_run
-from seqlab.train import start_run
+from seqlab.config.settings import replace_in
+from seqlab.data.batches import bucketed_order, collate
+from seqlab.tagger import bundle as files
+from seqlab.tagger.metrics import Report
+from seqlab.train.checkpoint import Progress
+from seqlab.train.loop import Clock, Place, TrainingError, end_epoch, train_epoch
+from seqlab.train.prepare import prepare_run
+from seqlab.train.run import start_run
 
 
 def make_run(config, directory):

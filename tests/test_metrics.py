@@ -5,10 +5,15 @@ import random
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from seqeval.metrics import classification_report, f1_score, precision_score, recall_score
+from seqeval.metrics import (
+    classification_report,
+    f1_score,
+    precision_score,
+    recall_score,
+)
 
-from seqlab.metrics import ambiguous_words, report, span_scores
-from seqlab.schemes import Span, spans
+from seqlab.data.schemes import Span, spans
+from seqlab.tagger.metrics import ambiguous_words, report, span_scores
 
 TAGS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC"]
 

@@ -5,11 +5,11 @@ import dataclasses
 import pytest
 import torch
 
-from seqlab.config import DecoderConfig, EncoderConfig, load_config, with_impl
-from seqlab.data import build_vocabularies, collate, encode
+from seqlab.config.settings import DecoderConfig, EncoderConfig, load_config, with_impl
+from seqlab.data.batches import build_vocabularies, collate, encode
+from seqlab.data.readers import Sentence
 from seqlab.errors import ModelError
-from seqlab.readers import Sentence
-from seqlab.model import Objective, build_model, rebuild
+from seqlab.nn.model import Objective, build_model, rebuild
 
 SENTENCES = [
     Sentence(("I", "eat", "the", "apple", "."), ("O", "O", "O", "B-FRUIT", "O")),

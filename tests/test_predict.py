@@ -6,11 +6,16 @@ import json
 
 import pytest
 
-from seqlab.config import DataConfig
-from seqlab.predict import format_sentence, read_sentences, tag_stream, tune_batch_size
-from seqlab.readers import Sentence
-from seqlab.tagger import Analysis, EntitySpan, Tagger
-from seqlab.tokenizer import Source
+from seqlab.config.settings import DataConfig
+from seqlab.data.readers import Sentence
+from seqlab.data.tokenizer import Source
+from seqlab.tagger.inference import Analysis, EntitySpan, Tagger
+from seqlab.tagger.predict import (
+    format_sentence,
+    read_sentences,
+    tag_stream,
+    tune_batch_size,
+)
 
 ANALYSIS = Analysis(
     ("The", "Apple", "pie", "!"),
@@ -71,7 +76,7 @@ def test_every_input_format_is_read_with_the_models_settings(tmp_path, fmt, text
 
 
 def test_chunking_and_batch_sizes_change_no_result(tiny_config):
-    from seqlab.train import train
+    from seqlab.train.run import train
     from tests.conftest import tiny_sentences
 
     tagger = Tagger.load(train(tiny_config, progress=False).output_dir)

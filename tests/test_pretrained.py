@@ -9,12 +9,12 @@ from collections import Counter
 import pytest
 import torch
 
-from seqlab.config import load_config, replace_in
+from seqlab.config.settings import load_config, replace_in
+from seqlab.data.vocab import Vocab
 from seqlab.errors import ConfigError, DataError
-from seqlab.pretrained import load_pretrained
-from seqlab.tagger import Tagger
-from seqlab.train import train
-from seqlab.vocab import Vocab
+from seqlab.nn.pretrained import load_pretrained
+from seqlab.tagger.inference import Tagger
+from seqlab.train.run import train
 
 
 def write_vectors(path, rows: dict[str, list[float]], header: bool = False, gz: bool = False):

@@ -6,9 +6,15 @@ import json
 
 import pytest
 
-from seqlab.config import DataConfig
+from seqlab.config.settings import DataConfig
+from seqlab.data.readers import (
+    conll_sentences,
+    iter_sentences,
+    read_corpus,
+    read_lines,
+    sniff_format,
+)
 from seqlab.errors import DataError
-from seqlab.readers import conll_sentences, iter_sentences, read_corpus, read_lines, sniff_format
 
 
 def test_conll_reads_sentences_skips_docstart_and_blank_lines(tmp_path):

@@ -16,12 +16,12 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from seqlab.bundle import HISTORY, METRICS, WEIGHTS
-from seqlab.checkpoint import CHECKPOINT, read_checkpoint
-from seqlab.config import load_config, replace_in
+from seqlab.config.settings import load_config, replace_in
 from seqlab.errors import ConfigError, ModelError
-from seqlab.model import TaggerModel
-from seqlab.train import TrainingError, resume, train
+from seqlab.nn.model import TaggerModel
+from seqlab.tagger.bundle import HISTORY, METRICS, WEIGHTS
+from seqlab.train.checkpoint import CHECKPOINT, read_checkpoint
+from seqlab.train.run import TrainingError, resume, train
 from tests.conftest import tiny_overrides, tiny_sentences, write_conll
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,8 +45,7 @@ WRAPPER = textwrap.dedent(
     """
     import os, signal, sys
     from torch.optim.optimizer import register_optimizer_step_post_hook
-    from seqlab import cli
-
+    from seqlab.cli import main as cli
     kind, at = os.environ["FAULT"].split(":")
     at = int(at)
     count = [0]
@@ -202,7 +201,7 @@ def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(shared, tmp_path, reference
 
 
 def test_sigterm_is_a_stop_request_like_ctrl_c():
-    from seqlab.loop import stop_requests
+    from seqlab.train.loop import stop_requests
 
     before = signal.getsignal(signal.SIGTERM)
     with stop_requests() as stop:
@@ -412,7 +411,7 @@ def test_crafted_checkpoint_metadata_is_one_model_error_never_a_traceback(damage
 
 
 def test_a_run_killed_before_its_first_save_can_be_started_again(tiny_config, tmp_path, monkeypatch):
-    import seqlab.loop as loop
+    import seqlab.train.loop as loop
 
     def killed(*args, **kwargs):
         raise KeyboardInterrupt

@@ -16,16 +16,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from seqlab.cli import main
-from seqlab.config import load_config
-from seqlab.data import word_key
-from seqlab.readers import iter_sentences
+from seqlab.cli.main import main
+from seqlab.config.settings import load_config
+from seqlab.data.batches import word_key
+from seqlab.data.readers import iter_sentences
+from seqlab.data.tokenizer import tokenize
 from seqlab.errors import DataError
-from seqlab.evaluate import evaluate_file
-from seqlab.predict import format_sentence, read_sentences, tag_stream
-from seqlab.tagger import Tagger
-from seqlab.tokenizer import tokenize
-from seqlab.train import train
+from seqlab.tagger.evaluate import evaluate_file
+from seqlab.tagger.inference import Tagger
+from seqlab.tagger.predict import format_sentence, read_sentences, tag_stream
+from seqlab.train.run import train
 from tests.conftest import tiny_overrides, tiny_sentences, write_conll
 
 # Characters that break naive text handling: controls, combining marks, right-to-left text and marks,
@@ -140,7 +140,7 @@ def test_unknown_gold_tags_are_reported_not_a_key_error(tagger, tmp_path, caplog
 
 
 def test_predict_cli_on_nasty_lines(tagger, tmp_path, capsys):
-    from seqlab.cli import main
+    from seqlab.cli.main import main
 
     lines = ["I like eating apple!", "", "   ", "\u202eelppa\u202c \U0001f34e", "e\u0301\u0301 \u200b", "x" * 5000]
     path = tmp_path / "in.txt"
@@ -176,8 +176,8 @@ def check_offsets(text: str, records: list[dict]) -> None:
 @settings(deadline=None, max_examples=100, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(nasty_text, min_size=1, max_size=4), st.booleans())
 def test_raw_text_offsets_in_the_python_api_and_the_cli(tagger, texts, split):
-    from seqlab.predict import record
-    from seqlab.tokenizer import split_sentences
+    from seqlab.data.tokenizer import split_sentences
+    from seqlab.tagger.predict import record
 
     analyses = iter(tagger.analyse_text(texts, split=split, probs=True))
     for text in texts:  # analyses come in the texts' order, as many per text as it has sentences

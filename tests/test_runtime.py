@@ -1,4 +1,4 @@
-"""Inference runtimes (``seqlab.runtime``): ONNX Runtime gives torch's tags and probabilities; int8 copies
+"""Inference runtimes (``seqlab.export.runtime``): ONNX Runtime gives torch's tags and probabilities; int8 copies
 are really quantized, stay close to fp32 and leave the original model untouched; misuse is refused."""
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import json
 import pytest
 import torch
 
+from seqlab.data.readers import read_corpus
 from seqlab.errors import ModelError
-from seqlab.readers import read_corpus
-from seqlab.runtime import quantized, with_runtime
-from seqlab.tagger import Tagger, batched
+from seqlab.export.runtime import quantized, with_runtime
+from seqlab.tagger.inference import Tagger, batched
 from tests.conftest import train_variants
 
 VARIANTS = {
@@ -87,7 +87,7 @@ def test_runtime_misuse_is_refused(trained):
 
 
 def test_predict_and_evaluate_take_a_runtime(trained, capsys):
-    from seqlab.cli import main
+    from seqlab.cli.main import main
 
     model = str(trained["base"] / "lstm-crf-charcnn")
     outputs = []

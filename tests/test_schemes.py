@@ -7,10 +7,17 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from seqlab.schemes import spans
+from seqlab.data.readers import Sentence
+from seqlab.data.schemes import (
+    check_tags,
+    convert,
+    detect_scheme,
+    is_valid,
+    sequence_allowed,
+    spans,
+    transition_masks,
+)
 from seqlab.errors import DataError
-from seqlab.readers import Sentence
-from seqlab.schemes import check_tags, convert, detect_scheme, is_valid, sequence_allowed, transition_masks
 
 RAW = ["O", "B-PER", "I-PER", "E-PER", "S-PER", "B-LOC", "I-LOC"]
 

@@ -23,11 +23,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from seqlab.cli import main
-from seqlab.predict import record
+from seqlab.cli.main import main
 from seqlab.serve.batching import Batcher
-from seqlab.tagger import Tagger
-from seqlab.train import train
+from seqlab.tagger.inference import Tagger
+from seqlab.tagger.predict import record
+from seqlab.train.run import train
 from tests.conftest import tiny_sentences
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,7 +75,7 @@ class Client:
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory) -> Path:
-    from seqlab.config import load_config
+    from seqlab.config.settings import load_config
     from tests.conftest import tiny_overrides, write_conll
 
     base = tmp_path_factory.mktemp("serve")
@@ -255,8 +255,8 @@ def test_a_dead_decoding_process_gets_503s_not_a_crash(model):
 
 
 def tagger_sentences(text: str):
-    from seqlab.readers import Sentence
-    from seqlab.tokenizer import sentences_of
+    from seqlab.data.readers import Sentence
+    from seqlab.data.tokenizer import sentences_of
 
     return [Sentence(tokens, None, 0, source) for tokens, source in sentences_of(text)]
 

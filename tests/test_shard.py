@@ -9,10 +9,10 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from seqlab.cli import main
+from seqlab.cli.main import main
 from seqlab.distributed import Context
-from seqlab.shard import merge_parts, part_path, stripe, write_part
-from seqlab.train import train
+from seqlab.tagger.shard import merge_parts, part_path, stripe, write_part
+from seqlab.train.run import train
 from tests.conftest import tiny_sentences, write_conll
 from tests.test_distributed import run
 

@@ -1,17 +1,17 @@
-"""Sparse word-embedding gradients under plain SGD (``seqlab.prepare.sparse_rows``): the norm and clipping
+"""Sparse word-embedding gradients under plain SGD (``seqlab.train.prepare.sparse_rows``): the norm and clipping
 of ``clip_gradients`` against torch's on the dense gradient, when the sparse path is taken, and whole
 training runs against the dense path."""
 from __future__ import annotations
 
 import pytest
 import torch
+from safetensors.torch import load_file
 from torch import nn
 
-from seqlab import train as train_module
-from safetensors.torch import load_file
-from seqlab.config import load_config
-from seqlab.prepare import clip_gradients, prepare_run, sparse_rows
-from seqlab.train import train
+from seqlab.config.settings import load_config
+from seqlab.train import run as train_module
+from seqlab.train.prepare import clip_gradients, prepare_run, sparse_rows
+from seqlab.train.run import train
 from tests.conftest import tiny_overrides
 
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from seqlab.embedding import CharCNN, CharLSTM, length_groups
-from seqlab.spelling_memo import SpellingMemo
+from seqlab.nn.embedding import CharCNN, CharLSTM, length_groups
+from seqlab.nn.spelling_memo import SpellingMemo
 
 
 def batch_of(words: list[list[int]], width: int) -> torch.Tensor:
@@ -87,7 +87,7 @@ def test_the_memo_answers_what_computing_each_batch_gives(limit):
 
 
 def test_a_shared_key_never_hands_out_another_spellings_feature(monkeypatch):
-    import seqlab.spelling_memo as spelling_memo
+    import seqlab.nn.spelling_memo as spelling_memo
 
     monkeypatch.setattr(spelling_memo, "spelling_keys", lambda ids: (ids != 0).sum(axis=1).astype(np.uint64))  # every word of a length shares a key
     memo = SpellingMemo()
@@ -96,7 +96,7 @@ def test_a_shared_key_never_hands_out_another_spellings_feature(monkeypatch):
 
 
 def test_a_spelling_has_one_key_at_every_padded_width():
-    from seqlab.spelling_memo import spelling_keys
+    from seqlab.nn.spelling_memo import spelling_keys
 
     ids = np.array([[5, 2, 9, 0], [9, 2, 5, 0], [1, 0, 0, 0]])
     wider = np.pad(ids, ((0, 0), (0, 7)))

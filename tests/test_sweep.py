@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from seqlab.cli import main
+from seqlab.cli.main import main
 from seqlab.errors import ConfigError
-from seqlab.sweep import parse_grid
+from seqlab.train.sweep import parse_grid
 from tests.conftest import tiny_overrides
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,14 +10,13 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from seqlab.cli import main
-from seqlab.config import replace_in
-from seqlab.data import collate, encode
-from seqlab.readers import Sentence
-from seqlab.schemes import spans
-from seqlab.schemes import sequence_allowed
-from seqlab.tagger import Tagger
-from seqlab.train import train
+from seqlab.cli.main import main
+from seqlab.config.settings import replace_in
+from seqlab.data.batches import collate, encode
+from seqlab.data.readers import Sentence
+from seqlab.data.schemes import sequence_allowed, spans
+from seqlab.tagger.inference import Tagger
+from seqlab.train.run import train
 from tests.conftest import tiny_sentences, write_conll
 
 SENTENCES = [["I", "eat", "the", "apple"], ["General", "Motors", "and", "Apple"], ["the", "Apple", "shares", "rose", "."]]
@@ -80,8 +79,8 @@ def test_constrained_decoding_is_valid_and_unconstrained_may_not_be(tiny_config)
 @settings(max_examples=25, deadline=None)
 @given(st.integers(0, 10**6), st.integers(1, 9))
 def test_constrained_crf_never_outputs_an_invalid_sequence(seed, length):
-    from seqlab.crf import CRF
-    from seqlab.schemes import transition_masks
+    from seqlab.data.schemes import transition_masks
+    from seqlab.nn.crf import CRF
 
     names = ["O", "B-A", "I-A", "E-A", "S-A", "B-B", "I-B", "E-B", "S-B"]
     crf = CRF(len(names), *transition_masks(names, "bioes"))

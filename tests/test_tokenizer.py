@@ -7,9 +7,9 @@ import sys
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from seqlab.tokenizer import token_spans, tokenize
+from seqlab.data.tokenizer import token_spans, tokenize
 
-# The rules of seqlab.tokenizer as one backtracking regular expression (the tokenizer's earlier form, whose
+# The rules of seqlab.data.tokenizer as one backtracking regular expression (the tokenizer's earlier form, whose
 # time grew exponentially with runs of combining marks): the oracle for short texts.
 _MARKS = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f\u0483-\u0489\u0591-\u05bd\u064b-\u065f\u0900-\u0903\u093a-\u094f"
 _RUN = rf"(?:[^\W][{_MARKS}]*|[{_MARKS}])+"
@@ -54,7 +54,7 @@ def test_adversarial_10kb_lines_tokenise_at_once_in_a_subprocess_with_a_timeout(
     """Each family repeated to 10 kB: a backtracking tokenizer takes hours on these; the scanner,
     milliseconds (the subprocess's timeout turns a hang into a failure)."""
     script = (
-        "import sys, json\nfrom seqlab.tokenizer import tokenize, sentences_of\n"
+        "import sys, json\nfrom seqlab.data.tokenizer import tokenize, sentences_of\n"
         "for unit in json.loads(sys.argv[1]):\n"
         "    line = unit * (10_000 // len(unit))\n"
         "    assert ''.join(tokenize(line)) == ''.join(line.split()).replace('\u200b', '').replace('\u200d', '')\n"
@@ -99,7 +99,7 @@ def test_tokens_are_nonempty_and_cover_all_non_space_text(text):
 @settings(max_examples=300, deadline=None)
 @given(st.text(), st.booleans())
 def test_offsets_are_the_original_slices_increasing_and_disjoint(text, split):
-    from seqlab.tokenizer import sentences_of, split_sentences, token_spans
+    from seqlab.data.tokenizer import sentences_of, split_sentences, token_spans
 
     spans = token_spans(text)
     assert [t for t, _, _ in spans] == tokenize(text)
@@ -114,7 +114,7 @@ def test_offsets_are_the_original_slices_increasing_and_disjoint(text, split):
 
 
 def test_sentence_splitting_keeps_abbreviations_initials_and_quotes():
-    from seqlab.tokenizer import split_sentences
+    from seqlab.data.tokenizer import split_sentences
 
     def cut(text):
         return [text[a:b] for a, b in split_sentences(text)]

@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from seqlab.cli import main
-from seqlab.data import collate
-from seqlab.tagger import Tagger
-from seqlab.trace import trace_sentence
+from seqlab.cli.main import main
+from seqlab.data.batches import collate
+from seqlab.tagger.inference import Tagger
+from seqlab.tagger.trace import trace_sentence
 from tests.conftest import tiny_overrides
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -6,11 +6,11 @@ import json
 import pytest
 import torch
 
-from seqlab.bundle import HISTORY, METRICS, WEIGHTS
-from seqlab.config import replace_in
+from seqlab.config.settings import replace_in
 from seqlab.errors import ConfigError, ModelError
-from seqlab.tagger import Tagger
-from seqlab.train import TrainingError, train
+from seqlab.tagger.bundle import HISTORY, METRICS, WEIGHTS
+from seqlab.tagger.inference import Tagger
+from seqlab.train.run import TrainingError, train
 
 
 def digest(path) -> str:
@@ -77,9 +77,9 @@ def test_gradient_clipping_bounds_the_sgd_step(tiny_config, tmp_path, clip):
     for key, value in overrides.items():
         tiny_config = replace_in(tiny_config, key, value)
     torch.manual_seed(tiny_config.seed)
-    from seqlab.data import build_vocabularies
-    from seqlab.readers import read_corpus
-    from seqlab.model import build_model
+    from seqlab.data.batches import build_vocabularies
+    from seqlab.data.readers import read_corpus
+    from seqlab.nn.model import build_model
 
     vocabs = build_vocabularies(read_corpus(tiny_config.data.train, tiny_config.data), tiny_config.data)
     before = torch.cat([p.detach().flatten() for p in build_model(tiny_config.model, vocabs).parameters()])
@@ -157,7 +157,7 @@ def test_weights_that_stop_being_finite_are_never_saved(tiny_config, tmp_path):
 
 
 def test_a_second_writer_of_a_model_directory_is_refused_at_once(tiny_config, tmp_path):
-    from seqlab.bundle import writer_lock
+    from seqlab.tagger.bundle import writer_lock
 
     with writer_lock(tmp_path / "m"):
         with pytest.raises(ModelError, match=r"another seqlab train \(pid \d+\) is writing this directory"):
@@ -168,8 +168,8 @@ def test_a_second_writer_of_a_model_directory_is_refused_at_once(tiny_config, tm
 def test_an_overwrite_that_dies_leaves_no_old_weights_beside_new_vocabularies(tiny_config, tiny_data, tmp_path, monkeypatch):
     """A run that overwrites a model and is killed after writing its vocabularies must not leave a
     directory that loads and predicts with the old weights."""
-    import seqlab.train as training
-    from seqlab.tagger import Tagger
+    import seqlab.train.run as training
+    from seqlab.tagger.inference import Tagger
 
     train(tiny_config, tmp_path / "m", progress=False)
     shuffled = tmp_path / "other.conll"

@@ -14,17 +14,16 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from seqlab.bundle import WEIGHTS
-from seqlab.config import ConfigError, TransformerConfig, load_config
-from seqlab.data import collate, encode
+from seqlab.config.settings import ConfigError, TransformerConfig, load_config
+from seqlab.data.batches import collate, encode
 from seqlab.errors import ModelError
-from seqlab.model import build_model
-from seqlab.tagger import Tagger
-from seqlab.train import train
-from seqlab.backbone import PREFIX, load_backbone
-from seqlab.transformer import TransformerEmbedding, best_window, plan_windows
+from seqlab.nn.backbone import PREFIX, load_backbone
+from seqlab.nn.model import build_model
+from seqlab.nn.transformer import TransformerEmbedding, best_window, plan_windows
+from seqlab.tagger.bundle import WEIGHTS
+from seqlab.tagger.inference import Tagger
+from seqlab.train.run import train
 from tests.conftest import tiny_overrides, tiny_sentences
-
 
 ROOT = Path(__file__).resolve().parent.parent
 SENTENCE = ["I", "like", "eating", "apples", "with", "Zyxwvut", "friends", "!"]
@@ -159,8 +158,8 @@ def _model_config(tiny_transformer: Path, data: dict[str, Path], out: Path, *ext
 def test_the_cache_gives_the_loss_recomputing_gives(tiny_transformer: Path, tiny_data: dict[str, Path], tmp_path: Path) -> None:
     config = _model_config(tiny_transformer, tiny_data, tmp_path / "m")
     sentences = tiny_sentences(12, 5)
-    from seqlab.data import build_vocabularies
-    from seqlab.readers import Sentence
+    from seqlab.data.batches import build_vocabularies
+    from seqlab.data.readers import Sentence
 
     labelled = [Sentence(tuple(w), tuple(t)) for w, t in sentences]
     vocabs = build_vocabularies(labelled, config.data)
@@ -207,7 +206,7 @@ def test_fine_tuning_changes_the_transformer_and_the_saved_model_predicts_the_sa
 def test_resume_with_a_cached_transformer_gives_the_uninterrupted_weights(tiny_transformer: Path, tiny_data: dict[str, Path], tmp_path: Path) -> None:
     from safetensors.torch import load_file
 
-    from seqlab.train import resume
+    from seqlab.train.run import resume
 
     whole = _model_config(tiny_transformer, tiny_data, tmp_path / "whole", "train.epochs=2")
     train(whole, progress=False)
@@ -219,7 +218,7 @@ def test_resume_with_a_cached_transformer_gives_the_uninterrupted_weights(tiny_t
 
 
 def test_warm_up_raises_the_transformer_lr_linearly_through_the_first_epoch() -> None:
-    from seqlab.prepare import warm_up
+    from seqlab.train.prepare import warm_up
 
     body, tuned = torch.nn.Parameter(torch.zeros(1)), torch.nn.Parameter(torch.zeros(1))
     optimizer = torch.optim.SGD([{"params": [body]}, {"params": [tuned], "lr": 0.5, "warmup": 0.25}], lr=1.0)
@@ -278,7 +277,7 @@ def test_a_model_with_a_transformer_is_not_exported(tiny_transformer: Path, tiny
 def test_the_apple_example_trains_predicts_and_evaluates_with_the_tiny_transformer(
     tiny_transformer: Path, tmp_path: Path, cell: str, capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from seqlab.cli import main
+    from seqlab.cli.main import main
 
     lines = (ROOT / "data" / "apple" / "train.conll").read_text(encoding="utf-8").split("\n\n")
     small = tmp_path / "train.conll"
@@ -297,8 +296,8 @@ def test_the_apple_example_trains_predicts_and_evaluates_with_the_tiny_transform
 
 def test_word_representations_concatenate_with_the_transformers(tiny_transformer: Path, tiny_data: dict[str, Path], tmp_path: Path) -> None:
     config = _model_config(tiny_transformer, tiny_data, tmp_path / "m", "model.embedding.dim=8", "model.embedding.char.kind=cnn", "model.embedding.casing_dim=4")
-    from seqlab.data import build_vocabularies
-    from seqlab.readers import Sentence
+    from seqlab.data.batches import build_vocabularies
+    from seqlab.data.readers import Sentence
 
     labelled = [Sentence(tuple(w), tuple(t)) for w, t in tiny_sentences(4, 1)]
     vocabs = build_vocabularies(labelled, config.data)

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from seqlab.config.settings import load_config
 from seqlab.errors import ModelError
-from seqlab.tagger import Tagger
-from seqlab.train import train
+from seqlab.tagger.inference import Tagger
+from seqlab.train.run import train
 from tests.conftest import tiny_overrides
-from seqlab.config import load_config
 
 ROOT = Path(__file__).resolve().parent.parent
 PLANTED = """
@@ -98,8 +98,8 @@ def test_custom_code_planted_in_a_saved_model_is_refused_and_the_input_is_not_re
 def test_the_loader_alone_asks_nothing_and_runs_nothing(tiny_transformer: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """With the directory check out of the way, transformers itself is told not to trust remote code and
     cannot read the answer from standard input."""
-    from seqlab import backbone as transformer
-    from seqlab.model_config import TransformerConfig
+    from seqlab.config.model import TransformerConfig
+    from seqlab.nn import backbone as transformer
 
     source = tmp_path / "bert"
     shutil.copytree(tiny_transformer, source)

@@ -117,7 +117,11 @@ def speed_rows(task: str, lstm: tuple[list[float], list], gru: tuple[list[float]
 
 
 def test_per_step_and_to_target_are_separate_verdicts():
-    from seqlab.experiments.verdicts import parameters_verdict, per_step_verdict, to_target_verdict
+    from seqlab.experiments.verdicts import (
+        parameters_verdict,
+        per_step_verdict,
+        to_target_verdict,
+    )
 
     # GRU slower per step but reaches the target sooner (the LSTM's seeds mostly never do).
     table = speed_rows("a", ([100, 110], [30, None, None]), ([50, 60], [90, 120, None]))

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
+from seqlab.data.vocab import PAD, UNK, Vocab
 from seqlab.errors import ModelError
-from seqlab.vocab import PAD, UNK, Vocab
 
 
 def test_build_orders_by_frequency_then_first_appearance_and_applies_min_count():

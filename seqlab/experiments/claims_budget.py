@@ -23,13 +23,23 @@ from seqlab import plots
 from seqlab.errors import ConfigError
 from seqlab.experiments.claims_distance import CHANCE
 from seqlab.experiments.gate_units import unit_gate_report
+from seqlab.experiments.measures import (
+    gate_means,
+    gradient_by_distance,
+    last_token_accuracy,
+)
 from seqlab.experiments.outcome import Outcome, cell_name, draw, seed_range
 from seqlab.experiments.runner import Runner
 from seqlab.experiments.settings import Budget, ExperimentConfig, Variant
-from seqlab.experiments.measures import gate_means, gradient_by_distance, last_token_accuracy
-from seqlab.model import build_model
-from seqlab.tagger import Tagger
-from seqlab.experiments.verdicts import GATED, REACHED, budget_verdicts, cell_conditions, gate_verdict
+from seqlab.experiments.verdicts import (
+    GATED,
+    REACHED,
+    budget_verdicts,
+    cell_conditions,
+    gate_verdict,
+)
+from seqlab.nn.model import build_model
+from seqlab.tagger.inference import Tagger
 
 __all__ = ["Condition", "cell_spec", "conditions", "long_range_budget", "still_possible"]
 

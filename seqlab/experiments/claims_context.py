@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from seqlab import plots
+from seqlab.experiments.measures import apple_accuracy
 from seqlab.experiments.outcome import Outcome, draw, mean_std, pct, seed_range
 from seqlab.experiments.runner import Runner
 from seqlab.experiments.settings import ExperimentConfig
-from seqlab.experiments.measures import apple_accuracy
 
 
 def _apple_scores(runner: Runner, exp: ExperimentConfig) -> dict[str, list[dict[str, float]]]:

@@ -10,11 +10,18 @@ from typing import Any
 import torch
 
 from seqlab import plots
-from seqlab.experiments.outcome import Outcome, cell_name, draw, mean_std, pct, seed_range
+from seqlab.experiments.measures import gradient_by_distance, last_token_accuracy
+from seqlab.experiments.outcome import (
+    Outcome,
+    cell_name,
+    draw,
+    mean_std,
+    pct,
+    seed_range,
+)
 from seqlab.experiments.runner import Run, Runner
 from seqlab.experiments.settings import ExperimentConfig, extra
-from seqlab.experiments.measures import gradient_by_distance, last_token_accuracy
-from seqlab.model import build_model
+from seqlab.nn.model import build_model
 
 CHANCE = 0.5  # the long-range task has two equally likely keys
 

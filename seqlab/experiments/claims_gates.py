@@ -6,15 +6,15 @@ from pathlib import Path
 from typing import Any
 
 from seqlab import plots
+from seqlab.data.readers import read_corpus
 from seqlab.experiments.claims_distance import CHANCE
 from seqlab.experiments.gate_units import unit_gate_report
+from seqlab.experiments.measures import gate_means, last_token_accuracy
 from seqlab.experiments.outcome import Outcome, cell_name, draw, seed_range
 from seqlab.experiments.runner import Runner
 from seqlab.experiments.settings import ExperimentConfig, related
-from seqlab.experiments.measures import gate_means, last_token_accuracy
-from seqlab.experiments.verdicts import GATED, REACHED, gate_verdict
 from seqlab.experiments.tasks import read_meta
-from seqlab.readers import read_corpus
+from seqlab.experiments.verdicts import GATED, REACHED, gate_verdict
 
 
 def gates(runner: Runner, exp: ExperimentConfig, out: Path) -> Outcome:

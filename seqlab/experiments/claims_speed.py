@@ -18,14 +18,20 @@ from pathlib import Path
 from typing import Any
 
 from seqlab import plots
+from seqlab.config.settings import DataConfig
+from seqlab.data.readers import read_corpus
+from seqlab.experiments.measures import apple_accuracy, last_token_accuracy
 from seqlab.experiments.outcome import Outcome, cell_name, draw, mean_std, seed_range
 from seqlab.experiments.runner import Run, Runner
 from seqlab.experiments.settings import ExperimentConfig, Variant, extra, related
-from seqlab.experiments.measures import apple_accuracy, last_token_accuracy
-from seqlab.experiments.verdicts import GATED, accuracy_verdict, parameters_verdict, per_step_verdict, to_target_verdict
-from seqlab.config import DataConfig
-from seqlab.evaluate import evaluate_file
-from seqlab.readers import read_corpus
+from seqlab.experiments.verdicts import (
+    GATED,
+    accuracy_verdict,
+    parameters_verdict,
+    per_step_verdict,
+    to_target_verdict,
+)
+from seqlab.tagger.evaluate import evaluate_file
 
 __all__ = ["lstm_vs_gru", "updates_to_target"]
 

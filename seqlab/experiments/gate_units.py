@@ -20,11 +20,11 @@ from typing import Any
 
 import torch
 
-from seqlab.data import collate, encode_all
-from seqlab.readers import Sentence
-from seqlab.schemes import convert
-from seqlab.tagger import Tagger
-from seqlab.trace import scratch_encoder
+from seqlab.data.batches import collate, encode_all
+from seqlab.data.readers import Sentence
+from seqlab.data.schemes import convert
+from seqlab.tagger.inference import Tagger
+from seqlab.tagger.trace import scratch_encoder
 
 __all__ = ["key_units", "unit_gate_report"]
 

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import torch
 
-from seqlab.data import collate, encode_all
-from seqlab.readers import Sentence, read_corpus
-from seqlab.metrics import span_scores
-from seqlab.model import TaggerModel
-from seqlab.schemes import convert
-from seqlab.tagger import Tagger
-from seqlab.trace import scratch_encoder
+from seqlab.data.batches import collate, encode_all
+from seqlab.data.readers import Sentence, read_corpus
+from seqlab.data.schemes import convert
 from seqlab.experiments.tasks import read_meta
+from seqlab.nn.model import TaggerModel
+from seqlab.tagger.inference import Tagger
+from seqlab.tagger.metrics import span_scores
+from seqlab.tagger.trace import scratch_encoder
 
 
 def apple_accuracy(tagger: Tagger, data_dir: Path, split: str = "test") -> dict[str, float]:

@@ -14,15 +14,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from seqlab.bundle import WEIGHTS, read_history
 from seqlab.apple import write_apple_data
-from seqlab.config import Config, load_config
-from seqlab.readers import Sentence
+from seqlab.config.settings import Config, load_config
+from seqlab.data.readers import Sentence
 from seqlab.errors import ConfigError, ModelError
 from seqlab.experiments.settings import ExperimentConfig, Variant
 from seqlab.experiments.tasks import long_range_sentences, write_long_range
-from seqlab.tagger import Tagger
-from seqlab.train import TrainingError, TrainResult, quiet_training, train
+from seqlab.tagger.bundle import WEIGHTS, read_history
+from seqlab.tagger.inference import Tagger
+from seqlab.train.run import TrainingError, TrainResult, quiet_training, train
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,12 @@ from pathlib import Path
 
 from seqlab.experiments.claims_budget import long_range_budget
 from seqlab.experiments.claims_context import context, future
-from seqlab.experiments.claims_distance import exploding, init_and_relu, long_range, vanishing
+from seqlab.experiments.claims_distance import (
+    exploding,
+    init_and_relu,
+    long_range,
+    vanishing,
+)
 from seqlab.experiments.claims_gates import gates
 from seqlab.experiments.claims_speed import lstm_vs_gru
 from seqlab.experiments.outcome import Outcome

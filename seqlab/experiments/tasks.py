@@ -13,7 +13,7 @@ import json
 import random
 from pathlib import Path
 
-from seqlab.readers import Sentence
+from seqlab.data.readers import Sentence
 from seqlab.errors import DataError
 
 KEYS = {"alpha": "B-A", "beta": "B-B"}

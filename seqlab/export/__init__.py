@@ -3,8 +3,8 @@
     seqlab export --model runs/apple_lstm --format torchscript --out apple.pt --check
     seqlab export --model runs/apple_lstm --format onnx --out apple.onnx --check
 
-Every format takes the ids seqlab's vocabularies give (``seqlab.tagger.Tagger.encode_tokens`` then
-``seqlab.data.collate``) and gives the best tag ids (``seqlab.export.program`` says how):
+Every format takes the ids seqlab's vocabularies give (``seqlab.tagger.inference.Tagger.encode_tokens`` then
+``seqlab.data.batches.collate``) and gives the best tag ids (``seqlab.export.program`` says how):
 
 * ``torchscript`` (``seqlab.export.torchscript``): traced network, scripted decode;
 * ``torch-export`` (``seqlab.export.torch_export``): a ``torch.export`` program, every loop a ``torch.scan``;
@@ -21,10 +21,10 @@ from pathlib import Path
 
 import torch
 
-from seqlab.data import EncodedSentence
+from seqlab.data.batches import EncodedSentence
 from seqlab.errors import ModelError
 from seqlab.export import onnx, torch_export, torchscript
-from seqlab.tagger import Tagger, batched
+from seqlab.tagger.inference import Tagger, batched
 
 WRITERS: dict[str, Callable[[Tagger, Path], None]] = {
     "torchscript": torchscript.write,

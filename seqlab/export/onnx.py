@@ -2,7 +2,7 @@
 
 The graph maps ``(words, chars, casing, lengths)`` to ``(scores (B, L, T), start (T,), transitions (T, T),
 end (T,))``, with dynamic batch, length and word-width axes; ONNX holds no loop-carried back-pointers
-here, so the decode runs after onnxruntime: ``OnnxTagger`` applies ``seqlab.decode.decode_tags`` (the
+here, so the decode runs after onnxruntime: ``OnnxTagger`` applies ``seqlab.nn.decode.decode_tags`` (the
 eager heads' decode) to those outputs, with the head's ``normalise``/``independent`` flags read from the
 file's metadata. Writing needs ``onnx``; running needs ``onnxruntime`` (``pip install -e ".[export]"``).
 """
@@ -14,10 +14,16 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from seqlab.decode import decode_tags
 from seqlab.errors import ModelError
-from seqlab.export.program import INPUTS, Decoder, Emissions, example_inputs, graph_network
-from seqlab.tagger import Tagger
+from seqlab.export.program import (
+    INPUTS,
+    Decoder,
+    Emissions,
+    example_inputs,
+    graph_network,
+)
+from seqlab.nn.decode import decode_tags
+from seqlab.tagger.inference import Tagger
 
 FLAGS = ("normalise", "independent")
 """Decode flags kept in the file's metadata as ``seqlab.<flag>`` = ``0``/``1`` (absent: 0)."""

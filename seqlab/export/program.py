@@ -4,7 +4,7 @@
     forward(words (B, L) long, chars (B, L, C) long, casing (B, L) long, lengths (B,) long) → tags (B, L) long
 
 0 at padding; tag ids index ``vocab.json``'s ``tags`` (the model's own scheme). The decode is
-``seqlab.decode.decode_tags`` with the head's start/transition/end scores (forbidden transitions
+``seqlab.nn.decode.decode_tags`` with the head's start/transition/end scores (forbidden transitions
 already ``-inf``): the same function the eager heads call.
 """
 from __future__ import annotations
@@ -13,15 +13,15 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from seqlab.cells import ScratchRecurrent
-from seqlab.config import with_impl
-from seqlab.crf import ChainHead
-from seqlab.data import collate
-from seqlab.decode import decode_tags
-from seqlab.embedding import CharLSTM
+from seqlab.config.settings import with_impl
+from seqlab.data.batches import collate
 from seqlab.errors import ConfigError, ModelError
-from seqlab.model import TaggerModel, rebuild
-from seqlab.tagger import Tagger
+from seqlab.nn.cells import ScratchRecurrent
+from seqlab.nn.crf import ChainHead
+from seqlab.nn.decode import decode_tags
+from seqlab.nn.embedding import CharLSTM
+from seqlab.nn.model import TaggerModel, rebuild
+from seqlab.tagger.inference import Tagger
 
 INPUTS = ("words", "chars", "casing", "lengths")
 

@@ -13,8 +13,14 @@ from pathlib import Path
 import torch
 
 from seqlab.errors import ModelError
-from seqlab.export.program import Decoder, Emissions, Program, example_inputs, graph_network
-from seqlab.tagger import Tagger
+from seqlab.export.program import (
+    Decoder,
+    Emissions,
+    Program,
+    example_inputs,
+    graph_network,
+)
+from seqlab.tagger.inference import Tagger
 
 
 def build(tagger: Tagger) -> torch.jit.ScriptModule:

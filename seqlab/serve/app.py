@@ -2,7 +2,7 @@
 
     POST /v1/tag       {"texts": [...]} or {"tokens": [[...], ...]}, options probs, nbest, split_sentences
                        → {"results": [[sentence, ...] per input]}, each sentence the object
-                       ``seqlab predict --format jsonl`` prints (``seqlab.predict.record``)
+                       ``seqlab predict --format jsonl`` prints (``seqlab.tagger.predict.record``)
     GET  /v1/model     name, tag set, vocabulary sizes, config summary, training metrics
     GET  /healthz      the process answers;  GET /readyz: the model is loaded and decoding
     GET  /openapi.json the API as OpenAPI 3.1;  GET /: the entity viewer page
@@ -28,11 +28,11 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from seqlab.errors import ModelError
-from seqlab.predict import record
 from seqlab.serve.batching import Batcher, Decoder
 from seqlab.serve.decoder import DecodeProcess
 from seqlab.serve.openapi import OPENAPI
 from seqlab.serve.requests import Limits, RequestError, parse_tag_request
+from seqlab.tagger.predict import record
 
 STATIC = Path(str(resources.files("seqlab.serve") / "static"))
 

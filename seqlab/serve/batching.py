@@ -22,12 +22,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from seqlab.readers import Sentence
-from seqlab.tagger import Analysis
+from seqlab.data.readers import Sentence
+from seqlab.tagger.inference import Analysis
 
 
 class Decoder(Protocol):
-    """What decodes a batch: a ``seqlab.tagger.Tagger``, or ``seqlab.serve.decoder.DecodeProcess`` (the
+    """What decodes a batch: a ``seqlab.tagger.inference.Tagger``, or ``seqlab.serve.decoder.DecodeProcess`` (the
     model in a process of its own)."""
 
     def tag(self, sentences: list[Sentence], nbest: int = 0, probs: bool = True) -> list[Analysis]: ...

@@ -22,13 +22,13 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from seqlab.bundle import read_summary
+from seqlab.data.readers import Sentence
 from seqlab.errors import ModelError
-from seqlab.readers import Sentence
+from seqlab.tagger.bundle import read_summary
 
 
 def model_summary(tagger: Any, directory: Path) -> dict[str, Any]:
-    """What ``GET /v1/model`` says about ``tagger`` (a ``seqlab.tagger.Tagger`` loaded from ``directory``)."""
+    """What ``GET /v1/model`` says about ``tagger`` (a ``seqlab.tagger.inference.Tagger`` loaded from ``directory``)."""
     config = tagger.bundle.config
     vocabs = tagger.bundle.vocabs
     metrics = None
@@ -103,7 +103,7 @@ def _serve_forever(connection: Connection, directory: str, device: str, threads:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     import torch
 
-    from seqlab.tagger import Tagger
+    from seqlab.tagger.inference import Tagger
 
     torch.set_num_threads(threads)
     try:

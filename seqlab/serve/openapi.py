@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from seqlab import __version__
-from seqlab.tagger import MAX_NBEST
+from seqlab.tagger.inference import MAX_NBEST
 
 _ERROR = {"description": "the request is refused", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
 

@@ -11,10 +11,9 @@ import json
 import re
 from dataclasses import dataclass
 
-from seqlab.readers import Sentence
-from seqlab.tagger import MAX_NBEST
-from seqlab.tokenizer import sentences_of
-
+from seqlab.data.readers import Sentence
+from seqlab.data.tokenizer import sentences_of
+from seqlab.tagger.inference import MAX_NBEST
 
 _BREAKS = re.compile("[\n\r\t\x00]")
 

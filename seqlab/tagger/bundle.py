@@ -1,0 +1,311 @@
+"""A saved model is a directory; nothing in it is ever unpickled.
+
+    config.yaml          the resolved config (every key)
+    vocab.json           word, character and tag vocabularies
+    lexicon.json         training-data facts the metrics need (words seen with more than one tag)
+    weights.safetensors  the parameters
+    metrics.jsonl        one JSON line per training epoch (written by training)
+    metrics.json         the final summary (written by training)
+
+Every file is written atomically (temporary file in the same directory, fsync, rename), so a crash
+leaves the previous version or the new one, never a torn file.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save as save_safetensors
+
+from seqlab.config.model import MAX_PARAMETERS
+from seqlab.config.settings import Config, config_from_dict, dump_config
+from seqlab.config.typecheck import load_yaml
+from seqlab.data.batches import Vocabularies
+from seqlab.data.vocab import Vocab
+from seqlab.errors import ConfigError, ModelError
+
+CONFIG = "config.yaml"
+VOCAB = "vocab.json"
+LEXICON = "lexicon.json"
+WEIGHTS = "weights.safetensors"
+METRICS = "metrics.json"
+HISTORY = "metrics.jsonl"
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Replace ``path`` by ``data`` in one step: a crash leaves the old or the new content.
+
+    The data goes to a temporary file in the same directory, is flushed to disk, renamed over ``path``,
+    and the directory entry is flushed too (so the new file survives a power loss). The file gets the
+    permissions any new file gets (``0666`` less the umask), not the temporary file's private ``0600``.
+    A failure to write (full disk, no permission) is a ``ModelError`` naming the file; the previous
+    version stays as it was and no temporary file is left behind.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as err:
+        raise ModelError(f"{path}: cannot write ({err.strerror or err})") from None
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fchmod(out.fileno(), 0o666 & ~_umask())
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+        _sync_directory(path.parent)
+    except OSError as err:
+        Path(tmp).unlink(missing_ok=True)
+        kept = "; the previous version is kept" if path.exists() else ""
+        raise ModelError(f"{path}: cannot write ({err.strerror or err}){kept}") from None
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _sync_directory(directory: Path) -> None:
+    """Flush a directory's entries to disk (where the platform allows opening a directory)."""
+    try:
+        handle = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(handle)
+    except OSError:
+        pass
+    finally:
+        os.close(handle)
+
+
+LOCK = ".lock"
+
+
+@contextlib.contextmanager
+def writer_lock(directory: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``directory`` (created if missing) while a run writes it; a second
+    writer gets a ``ModelError`` at once instead of interleaving its files with the first's. The lock
+    is the operating system's (``flock``): it ends with the process, even one killed by ``kill -9``."""
+    try:
+        import fcntl
+    except ImportError:  # no flock on this platform: no protection, as before
+        yield
+        return
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        handle = open(directory / LOCK, "a+")
+    except OSError as err:
+        raise ModelError(f"{directory}: cannot write ({err.strerror or err})") from None
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            owner = handle.read().strip() or "?"
+            raise ModelError(f"{directory}: another seqlab train (pid {owner}) is writing this directory; wait for it or choose another --output") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def write_json(path: Path, data: Any) -> None:
+    write_atomic(path, (json.dumps(data, indent=1, ensure_ascii=False) + "\n").encode("utf-8"))
+
+
+@dataclass(frozen=True)
+class Bundle:
+    config: Config
+    vocabs: Vocabularies
+    ambiguous: frozenset[str]
+    """Word forms seen with more than one tag in training."""
+
+
+def save_bundle(directory: Path, bundle: Bundle) -> None:
+    """Write config, vocabularies and lexicon (the weights are written by ``save_weights``)."""
+    write_atomic(directory / CONFIG, dump_config(bundle.config).encode("utf-8"))
+    vocab = {"words": bundle.vocabs.words.to_json(), "chars": bundle.vocabs.chars.to_json(), "tags": bundle.vocabs.tags.to_json()}
+    write_json(directory / VOCAB, vocab)
+    write_json(directory / LEXICON, {"ambiguous": sorted(bundle.ambiguous)})
+
+
+def state_tensors(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """Every tensor of ``model.state_dict()`` on the CPU, ready for safetensors: one that shares its
+    storage with a tensor already taken (as tied transformer weights do) is a copy of its own."""
+    tensors: dict[str, torch.Tensor] = {}
+    seen: set[int] = set()
+    for name, t in model.state_dict().items():
+        t = t.detach().cpu().contiguous()
+        key = t.untyped_storage().data_ptr()
+        tensors[name] = t.clone() if key in seen and t.numel() else t
+        seen.add(key)
+    return tensors
+
+
+def save_weights(directory: Path, model: torch.nn.Module) -> None:
+    tensors = state_tensors(model)
+    write_atomic(directory / WEIGHTS, save_safetensors(tensors))
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ModelError(f"{path}: missing (is this a seqlab model directory?)") from None
+    except (UnicodeDecodeError, OSError) as err:
+        raise ModelError(f"{path}: cannot be read ({err.__class__.__name__})") from None
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(_read_text(path))
+    except json.JSONDecodeError as err:
+        raise ModelError(f"{path}: invalid JSON ({err.msg} at line {err.lineno})") from None
+    except (ValueError, RecursionError) as err:  # too deeply nested, or an integer of thousands of digits
+        raise ModelError(f"{path}: invalid JSON ({str(err)[:80] or type(err).__name__})") from None
+
+
+def read_history(directory: str | Path) -> list[dict[str, Any]]:
+    """``metrics.jsonl``: one record per epoch, each with a whole ``epoch`` and a numeric ``loss``."""
+    path = Path(directory) / HISTORY
+    if not path.is_file():
+        raise ModelError(f"{path}: not found; is {directory} a model directory written by seqlab train?")
+    try:
+        history = [json.loads(line) for line in _read_text(path).splitlines() if line.strip()]
+    except (ValueError, RecursionError):
+        raise ModelError(f"{path}: not JSON lines") from None
+    numbers = (int, float)
+    if not history or not all(
+        isinstance(h, dict) and isinstance(h.get("epoch"), int) and isinstance(h.get("loss"), numbers) and not isinstance(h.get("loss"), bool)
+        for h in history
+    ):
+        raise ModelError(f"{path}: expected one {{epoch, loss, ...}} object per line")
+    return history
+
+
+def read_summary(directory: str | Path) -> dict[str, Any]:
+    """``metrics.json`` of a finished run (best epoch, epochs run, parameters, seconds, dev and test reports)."""
+    path = Path(directory) / METRICS
+    summary = _read_json(path)
+    if not isinstance(summary, dict) or not {"best_epoch", "epochs_run", "parameters", "seconds"} <= set(summary):
+        raise ModelError(f"{path}: not the summary seqlab train writes")
+    return summary
+
+
+def load_bundle(directory: str | Path) -> Bundle:
+    directory = Path(directory)
+    if directory.is_file():
+        raise ModelError(f"{directory}: is a file; expected a model directory written by seqlab train")
+    if not directory.is_dir():
+        raise ModelError(f"{directory}: model directory not found")
+    try:
+        raw = load_yaml(_read_text(directory / CONFIG))
+        config = config_from_dict(raw, str(directory / CONFIG))
+    except yaml.YAMLError:
+        raise ModelError(f"{directory / CONFIG}: invalid YAML") from None
+    except ConfigError as err:
+        raise ModelError(str(err)) from None
+    vocab = _read_json(directory / VOCAB)
+    if not isinstance(vocab, dict):
+        raise ModelError(f"{directory / VOCAB}: expected an object with words, chars and tags")
+    try:
+        vocabs = Vocabularies(*(Vocab.from_json(vocab.get(name), name) for name in ("words", "chars", "tags")))
+    except ModelError as err:
+        raise ModelError(f"{directory / VOCAB}: {err}") from None
+    if len(vocabs.tags) > MAX_TAGS:
+        raise ModelError(f"{directory / VOCAB}: {len(vocabs.tags):,} tags, more than a seqlab model holds ({MAX_TAGS:,})")
+    lexicon = _read_json(directory / LEXICON)
+    ambiguous = lexicon.get("ambiguous") if isinstance(lexicon, dict) else None
+    if not isinstance(ambiguous, list) or not all(isinstance(w, str) for w in ambiguous):
+        raise ModelError(f"{directory / LEXICON}: expected {{'ambiguous': [str, ...]}}")
+    return Bundle(config, vocabs, frozenset(ambiguous))
+
+
+MAX_TAGS = 10_000
+"""The most tags a vocabulary may hold (the decoder keeps ``T × T`` transition scores)."""
+
+
+@contextlib.contextmanager
+def _open_weights(path: Path) -> Iterator[Any]:
+    """``weights.safetensors`` opened lazily (shapes from its header, tensors read on demand); a missing or
+    foreign file is a ``ModelError``."""
+    if not path.is_file():
+        raise ModelError(f"{path}: missing (the model was never saved, or the file was removed)")
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            yield handle
+    except (SafetensorError, OSError, ValueError, RuntimeError) as err:
+        raise ModelError(f"{path}: not a valid safetensors file ({str(err).splitlines()[0][:120]})") from None
+
+
+def check_sizes(directory: str | Path, bundle: Bundle) -> dict[str, tuple[int, ...]]:
+    """Before a model is built: the weights' header declares at most ``MAX_PARAMETERS`` numbers, and the
+    word embedding and output layer it declares have the vocabularies' sizes (a crafted vocabulary or
+    header cannot make the build allocate more than the file says). Returns the declared shapes by name,
+    for the parts built from files of their own (a transformer's config) to be checked against."""
+    path = Path(directory) / WEIGHTS
+    with _open_weights(path) as handle:
+        shapes = {name: tuple(handle.get_slice(name).get_shape()) for name in handle.keys()}
+    total = sum(math.prod(shape) for shape in shapes.values())
+    if total > MAX_PARAMETERS:
+        raise ModelError(f"{path}: declares {total:,} numbers, more than a seqlab model holds ({MAX_PARAMETERS:,})")
+    checked = [("projection.weight", bundle.vocabs.tags)]
+    if bundle.config.model.embedding.dim > 0:
+        checked.append(("embedding.words.weight", bundle.vocabs.words))
+    for name, vocab in checked:
+        if shapes.get(name, (None,))[0] != len(vocab):
+            raise ModelError(f"{path}: '{name}' is {shapes.get(name)}, the vocabularies imply {len(vocab)} rows")
+    return shapes
+
+
+def load_weights(directory: str | Path, model: torch.nn.Module) -> None:
+    """Load ``weights.safetensors`` into ``model``; any mismatch is a ``ModelError`` naming the file."""
+    path = Path(directory) / WEIGHTS
+    expected = model.state_dict()
+    with _open_weights(path) as handle:
+        names = set(handle.keys())
+        _check_names(expected, names, path)
+        for name in names:
+            shape = tuple(handle.get_slice(name).get_shape())
+            if shape != tuple(expected[name].shape):
+                raise ModelError(f"{path}: '{name}' has shape {shape}, the config implies {tuple(expected[name].shape)}")
+        tensors = {name: handle.get_tensor(name) for name in names}
+    load_state(model, tensors, path)
+
+
+def _check_names(expected: dict[str, torch.Tensor], names: set[str], path: Path) -> None:
+    missing = sorted(set(expected) - names)
+    extra = sorted(names - set(expected))
+    if missing or extra:
+        raise ModelError(f"{path}: parameters do not match the config (missing: {missing[:3]}, unexpected: {extra[:3]})")
+
+
+def load_state(model: torch.nn.Module, tensors: dict[str, torch.Tensor], path: Path) -> None:
+    """Copy ``tensors`` into ``model`` after checking names, shapes and dtypes (errors name ``path``)."""
+    expected = model.state_dict()
+    _check_names(expected, set(tensors), path)
+    for name, tensor in tensors.items():
+        if tensor.shape != expected[name].shape:
+            raise ModelError(f"{path}: '{name}' has shape {tuple(tensor.shape)}, the config implies {tuple(expected[name].shape)}")
+        if tensor.dtype != expected[name].dtype:
+            raise ModelError(f"{path}: '{name}' has dtype {tensor.dtype}, expected {expected[name].dtype}")
+    model.load_state_dict(tensors)
