@@ -49,6 +49,7 @@ LAYERS = [
     ("tagger",),
     ("train", "export"),
     ("serve", "experiments"),
+    ("annotate",),
     ("cli",),
 ]
 """Each layer's packages (or base modules) by the name under ``seqlab``, lowest first."""

@@ -62,6 +62,22 @@ def test_span_confidences_token_marginals_and_nbest_match_enumeration(tiny_confi
         assert all(0.0 <= p <= 1.0 for p in analysis.token_probs)
 
 
+@pytest.mark.parametrize("scheme,kind", [("bioes", "crf"), ("bio", "softmax")])
+def test_uncertainty_is_the_best_paths_log_probability_and_the_marginals_entropy_by_enumeration(tiny_config, scheme, kind):
+    tagger = trained(tiny_config, scheme, kind)
+    found = tagger.infer(tagger.encode_tokens(SENTENCES), uncertainty=True)
+    for tokens, inference in zip(SENTENCES, found):
+        paths = enumerate_paths(tagger, tokens)
+        best = [tagger.bundle.vocabs.tags.items[i] for i in inference.ids]
+        assert inference.log_prob == pytest.approx(math.log(dict((tuple(t), p) for t, p in paths)[tuple(best)]), abs=1e-4)
+        assert inference.log_prob == pytest.approx(math.log(max(p for _, p in paths)), abs=1e-4)  # it is the best one
+        names = tagger.bundle.vocabs.tags.items
+        for t in range(len(tokens)):
+            marginal = [sum(p for tags, p in paths if tags[t] == name) for name in names]
+            assert inference.entropies[t] == pytest.approx(-sum(p * math.log(p) for p in marginal if p > 0), abs=1e-4)
+    assert all(f.log_prob is None and f.entropies == () for f in tagger.infer(tagger.encode_tokens(SENTENCES)))
+
+
 def test_constrained_decoding_is_valid_and_unconstrained_may_not_be(tiny_config):
     tagger = trained(tiny_config, "bioes", "softmax")
     scheme = tagger.model_scheme

@@ -10,6 +10,8 @@ shared between splits, runaway sentences, rare types, tokens that look like tags
 """
 from __future__ import annotations
 
+import argparse
+import json
 import math
 import re
 from collections import Counter
@@ -17,10 +19,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from seqlab.config.settings import DataConfig
+from seqlab.config.settings import DataConfig, load_config
 from seqlab.data.readers import Sentence, iter_sentences, sniff_format
 from seqlab.data.schemes import SCHEMES, detect_scheme, is_valid, spans, split_tag
-from seqlab.errors import DataError
+from seqlab.errors import ConfigError, DataError
 
 EXAMPLES = 5
 """``file:line`` examples kept per finding."""
@@ -218,3 +220,14 @@ def render(report: DataReport) -> str:
     errors = len(report.errors)
     out.append(f"{errors} error(s): training on these files would fail or be wrong" if errors else "no errors" + (f"; {len(shown)} warning(s)" if shown else ""))
     return "\n".join(out)
+
+
+def command(args: argparse.Namespace) -> int:
+    """``seqlab debug data``: print the report; exit status 1 when it found errors."""
+    data = load_config(args.config, args.set).data
+    train = args.train or data.train
+    if train is None:
+        raise ConfigError(["--train: required (or a --config with data.train)"])
+    report = debug_data(train, args.dev or data.dev, args.test or data.test, data, args.format)
+    print(json.dumps(report.to_json(), indent=1, ensure_ascii=False) if args.json else render(report))
+    return 1 if report.errors else 0

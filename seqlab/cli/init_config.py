@@ -15,6 +15,7 @@ The result loads with ``seqlab.config.settings.load_config`` (the tests check th
 """
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -22,7 +23,7 @@ from typing import Literal
 from seqlab.config.settings import DataConfig
 from seqlab.data.readers import read_corpus, read_lines, sniff_format
 from seqlab.data.schemes import SCHEMES, detect_scheme
-from seqlab.errors import DataError
+from seqlab.errors import ConfigError, DataError
 
 Task = Literal["ner", "pos"]
 Goal = Literal["balanced", "speed", "accuracy"]
@@ -121,3 +122,21 @@ def recommend(train: str, dev: str | None = None, test: str | None = None, task:
         f"  metric: {'f1' if task == 'ner' else 'accuracy'}" + ("              # span F1 selects the kept epoch" if task == "ner" else "        # token accuracy selects the kept epoch"),
     ]
     return "\n".join(lines) + "\n"
+
+
+def command(args: argparse.Namespace) -> int:
+    """``seqlab init config``: print the config, or write it to ``--out``."""
+    goal = "speed" if args.speed else "accuracy" if args.accuracy else "balanced"
+    out = Path(args.out) if args.out else None
+    if out is not None and out.exists() and not args.force:
+        raise ConfigError([f"--out: {out} exists; choose another file or add --force"])
+    text = recommend(args.train, args.dev, args.test, args.task, goal, str(out) if out else "config.yaml")
+    if out is None:
+        print(text, end="")
+        return 0
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as err:
+        raise ConfigError([f"--out: cannot write {out} ({err.strerror or err})"]) from None
+    print(f"wrote {out}; run it with: seqlab train --config {out}")
+    return 0

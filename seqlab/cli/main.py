@@ -1,15 +1,17 @@
-"""Command line: ``seqlab train | evaluate | predict | inspect | experiment | sweep | plot | export | serve``. The only module that prints errors and exits.
+"""Command line: ``seqlab train | evaluate | predict | inspect | experiment | sweep | plot | export | serve`` (and the
+commands of ``COMMANDS_ELSEWHERE``). The only package that prints errors and exits.
 
 Each command imports what it needs when it runs, so ``seqlab --help``, ``--version`` and argument
 errors answer without importing torch."""
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from seqlab.cli.parser import build_parser
 from seqlab.errors import SeqlabError
@@ -275,44 +277,6 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _debug(args: argparse.Namespace) -> int:
-    import json
-
-    from seqlab.cli.debug_data import debug_data, render
-    from seqlab.config.settings import load_config
-    from seqlab.errors import ConfigError
-
-    data = load_config(args.config, args.set).data
-    train = args.train or data.train
-    if train is None:
-        raise ConfigError(["--train: required (or a --config with data.train)"])
-    report = debug_data(train, args.dev or data.dev, args.test or data.test, data, args.format)
-    print(json.dumps(report.to_json(), indent=1, ensure_ascii=False) if args.json else render(report))
-    return 1 if report.errors else 0
-
-
-def _init(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from seqlab.cli.init_config import recommend
-    from seqlab.errors import ConfigError
-
-    goal = "speed" if args.speed else "accuracy" if args.accuracy else "balanced"
-    out = Path(args.out) if args.out else None
-    if out is not None and out.exists() and not args.force:
-        raise ConfigError([f"--out: {out} exists; choose another file or add --force"])
-    text = recommend(args.train, args.dev, args.test, args.task, goal, str(out) if out else "config.yaml")
-    if out is None:
-        print(text, end="")
-        return 0
-    try:
-        out.write_text(text, encoding="utf-8")
-    except OSError as err:
-        raise ConfigError([f"--out: cannot write {out} ({err.strerror or err})"]) from None
-    print(f"wrote {out}; run it with: seqlab train --config {out}")
-    return 0
-
-
 def _plot(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -326,10 +290,20 @@ def _plot(args: argparse.Namespace) -> int:
     return 0
 
 
+COMMANDS_ELSEWHERE = {"debug": "debug_data", "init": "init_config", "annotate": "annotate", "active": "annotate"}
+"""Commands whose handler is ``command(args)`` in a module of their own under ``seqlab.cli``."""
+
+
+def _elsewhere(module: str) -> Callable[[argparse.Namespace], int]:
+    """The handler ``command(args)`` of ``module``, imported when the command runs."""
+    return lambda args: importlib.import_module(module).command(args)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser()[0].parse_args(argv)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s", stream=sys.stderr)
-    handlers = {"train": _train, "evaluate": _evaluate, "predict": _predict, "inspect": _inspect, "experiment": _experiment, "sweep": _sweep, "plot": _plot, "export": _export, "serve": _serve, "debug": _debug, "init": _init}
+    handlers = {"train": _train, "evaluate": _evaluate, "predict": _predict, "inspect": _inspect, "experiment": _experiment, "sweep": _sweep, "plot": _plot, "export": _export, "serve": _serve}
+    handlers |= {name: _elsewhere(f"seqlab.cli.{module}") for name, module in COMMANDS_ELSEWHERE.items()}
     try:
         return handlers[args.command](args)
     except SeqlabError as err:

@@ -147,11 +147,61 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     config.add_argument("--out", help="YAML file to write (default: print it)")
     config.add_argument("--force", action="store_true", help="replace --out if it exists")
 
+    _annotate_parsers(sub)
+
     plot = sub.add_parser("plot", help="draw a trained model's loss and dev-F1 curves from its metrics.jsonl", description=(
         "Draw the training-loss and dev-F1 curves of a model from its metrics.jsonl (needs matplotlib)."))
     plot.add_argument("--model", required=True, help="model directory")
     plot.add_argument("--out", help="PNG file (default MODEL/curves.png)")
     return parser, dict(sub.choices)
+
+
+def _annotate_parsers(sub: argparse._SubParsersAction) -> None:
+    """``seqlab annotate`` (the page; ``export``, ``stats``) and ``seqlab active simulate``."""
+    strategies = ("random", "least-confidence", "mnlp", "token-entropy", "span-confidence")  # seqlab.annotate.strategies.NAMES
+    annotate = sub.add_parser("annotate", help="label a corpus in the browser with the model in the loop (docs/annotate.md)", description=(
+        "Serve a local page that shows each sentence with the current model's spans marked, asks first about the sentences the model is "
+        "least sure of, stores every answer in SQLite and retrains in the background every --retrain-every answers. "
+        "seqlab annotate export and seqlab annotate stats read the store. Needs pip install -e '.[serve]'."))
+    annotate.add_argument("--source", help="what to annotate: raw text (one text per line, split into sentences), JSONL, CoNLL or CoNLL-U (tags ignored)")
+    annotate.add_argument("--db", help="the SQLite store (created on first use; the same source and labels continue it)")
+    annotate.add_argument("--labels", help="entity types, comma-separated (e.g. PER,ORG,LOC); default: the --model's")
+    annotate.add_argument("--model", help="start from this model: its suggestions first, its weights under the first retraining")
+    annotate.add_argument("--config", help="YAML config of the retrained models (default: the built-in defaults)")
+    annotate.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a key of that config (repeatable)")
+    annotate.add_argument("--dev", help="labelled file in the config's data format: each model's dev F1 is shown")
+    annotate.add_argument("--seed-file", help="raw sentences (one per line) to ask about first, in their order, until the first model exists")
+    annotate.add_argument("--strategy", choices=strategies, default="mnlp", help="which sentence to ask next (docs/active-learning.md)")
+    annotate.add_argument("--retrain-every", type=int, default=20, metavar="N", help="retrain after every N new answers")
+    annotate.add_argument("--per-sentence", type=int, default=1, metavar="K", help="annotators asked about each sentence (2 or more gives agreement figures)")
+    annotate.add_argument("--host", default="127.0.0.1", help="address to listen on (default loopback only; any other needs the token)")
+    annotate.add_argument("--port", type=int, default=8080, help="port to listen on")
+    annotate.add_argument("--token", help="the token every request must carry (default: one is generated when not on loopback)")
+    what = annotate.add_subparsers(dest="what")
+    export = what.add_parser("export", help="write the answers as a training file")
+    export.add_argument("--db", required=True, help="the SQLite store")
+    export.add_argument("--format", choices=("conll", "jsonl"), default="conll", help="conll: token<TAB>tag lines (BIO); jsonl: tokens and tags")
+    export.add_argument("--out", required=True, help="file to write")
+    stats = what.add_parser("stats", help="answers per annotator and per type, and agreement between annotators")
+    stats.add_argument("--db", required=True, help="the SQLite store")
+
+    active = sub.add_parser("active", help="active learning replayed on a labelled corpus: seqlab active simulate", description=(
+        "seqlab active simulate labels a labelled pool round by round as seqlab annotate would, the gold tags answering, and writes the "
+        "learning curve (test score against the share of tokens and sentences labelled) as JSON and a figure; a killed run resumes."))
+    how = active.add_subparsers(dest="what", required=True)
+    simulate = how.add_parser("simulate", help="the learning curve of one or more strategies")
+    simulate.add_argument("--config", help="YAML config every round trains with (default: the built-in defaults)")
+    simulate.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a config key (repeatable)")
+    simulate.add_argument("--pool", required=True, help="labelled file whose sentences are the pool (the config's data format)")
+    simulate.add_argument("--dev", help="dev file (early stopping in each round)")
+    simulate.add_argument("--test", required=True, help="test file: each round's score")
+    simulate.add_argument("--strategy", default="mnlp", help=f"one or more of {', '.join(strategies)}, comma-separated")
+    simulate.add_argument("--start", default="1%", help="share of the pool's tokens labelled at random first (e.g. 1%% or 0.01)")
+    simulate.add_argument("--step", default="2%", help="share of tokens added each round")
+    simulate.add_argument("--until", default="50%", help="share of tokens labelled in the last round")
+    simulate.add_argument("--seeds", type=int, default=3, help="seeds 1..N per strategy")
+    simulate.add_argument("--full", action="store_true", help="also train on the whole pool (the reference the curves are read against)")
+    simulate.add_argument("--out", required=True, help="directory for state, curve.json and curve.png")
 
 
 def _runtime_options(parser: argparse.ArgumentParser) -> None:

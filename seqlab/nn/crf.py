@@ -149,6 +149,13 @@ class ChainHead(nn.Module):
             return emissions.softmax(dim=2) * mask.unsqueeze(2)  # (B, L, T)
         return chain_marginals(self.chain(emissions), mask, *self.scores())
 
+    def path_log_probs(self, emissions: torch.Tensor, mask: torch.Tensor, paths: torch.Tensor) -> torch.Tensor:
+        """``log p(y | x) = s(y) − log Z`` of the tag sequence ``paths`` (B, L) of each sentence, ``(B,)``
+        (``−inf`` for a sequence the constraints forbid)."""
+        self.check(emissions, mask, paths)
+        chained = self.chain(emissions)  # (B, L, T)
+        return path_score(chained, paths, mask, *self.scores()) - self.log_z(chained, mask)
+
     def segment_log_probs(self, emissions: torch.Tensor, mask: torch.Tensor, segments: torch.Tensor) -> torch.Tensor:
         """``log p(y_s … y_{s+n-1} = pattern | x)`` for each row of ``segments``, ``(N,)``."""
         self.check(emissions, mask)

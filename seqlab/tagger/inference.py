@@ -90,6 +90,11 @@ class Inference:
     """The confidence of each span of the best sequence, in order (empty unless asked for)."""
     nbest: tuple[tuple[list[int], float], ...]
     """The k best sequences with their probabilities, best first (empty unless asked for)."""
+    log_prob: float | None = None
+    """``log p(ids | x)``, the best sequence's log-probability (None unless ``uncertainty`` was asked for)."""
+    entropies: tuple[float, ...] = ()
+    """Each token's tag entropy ``H(p_t) = −Σ_y p_t(y) log p_t(y)`` in nats under the marginals (empty
+    unless ``uncertainty`` was asked for)."""
 
 
 def batched(encoded: Sequence[EncodedSentence], batch_size: int) -> Iterator[tuple[Batch, list[int]]]:
@@ -229,9 +234,12 @@ class Tagger:
         return out
 
     @torch.no_grad()
-    def infer(self, encoded: Sequence[EncodedSentence], batch_size: int | None = None, probs: bool = False, nbest: int = 0) -> list[Inference]:
+    def infer(
+        self, encoded: Sequence[EncodedSentence], batch_size: int | None = None, probs: bool = False, nbest: int = 0, uncertainty: bool = False,
+    ) -> list[Inference]:
         """The model's answer for each encoded sentence, in input order (the one inference path: every
-        prediction, evaluation and the service go through it). ``batch_size`` defaults to ``train.eval_batch_size``."""
+        prediction, evaluation and the service go through it). ``batch_size`` defaults to ``train.eval_batch_size``;
+        ``uncertainty`` adds the best sequence's log-probability and each token's tag entropy (for active learning)."""
         if not 0 <= nbest <= MAX_NBEST:
             raise ModelError(f"nbest: expected a number from 0 to {MAX_NBEST}, got {nbest}")
         results = [Inference((), (), (), ()) for _ in encoded]
@@ -245,9 +253,16 @@ class Tagger:
             rows = paths.cpu().tolist()
             marginals: list[list[float]] = [[] for _ in positions]
             confidences: list[list[float]] = [[] for _ in positions]
+            log_probs: list[float | None] = [None for _ in positions]
+            entropies: list[list[float]] = [[] for _ in positions]
+            if probs or uncertainty:
+                full = head.marginals(emissions, batch.mask)  # (B, L, T)
             if probs:
-                marginals = head.marginals(emissions, batch.mask).gather(2, paths.unsqueeze(2)).squeeze(2).tolist()  # (B, L)
+                marginals = full.gather(2, paths.unsqueeze(2)).squeeze(2).tolist()  # (B, L)
                 confidences = self._span_confidences(head, emissions, batch, paths)
+            if uncertainty:
+                log_probs = head.path_log_probs(emissions, batch.mask, paths).tolist()  # (B,)
+                entropies = (-(full * torch.where(full > 0, full, 1.0).log()).sum(dim=2)).tolist()  # (B, L); 0 log 0 = 0
             best = head.decode_nbest(emissions, batch.mask, nbest) if nbest else None
             lengths = batch.lengths.tolist()
             for row, position in enumerate(positions):
@@ -257,7 +272,9 @@ class Tagger:
                     alternatives = tuple(
                         (best[0][row, r, :n].tolist(), float(best[1][row, r].exp())) for r in range(best[0].shape[1]) if torch.isfinite(best[1][row, r])
                     )
-                results[position] = Inference(tuple(rows[row][:n]), tuple(marginals[row][:n]), tuple(confidences[row]), alternatives)
+                results[position] = Inference(
+                    tuple(rows[row][:n]), tuple(marginals[row][:n]), tuple(confidences[row]), alternatives, log_probs[row], tuple(entropies[row][:n]),
+                )
         self.model.train(was_training)
         return results
 

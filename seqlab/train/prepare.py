@@ -11,6 +11,7 @@ import logging
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -59,6 +60,16 @@ class Optimisation:
     schedule: torch.optim.lr_scheduler.LambdaLR
     scaler: torch.amp.GradScaler | None
     """fp16's gradient scaler (``train.precision: fp16``), else None."""
+
+
+@dataclass(frozen=True)
+class WarmStart:
+    """A fresh run that starts from given vocabularies instead of the training file's (e.g. built over a
+    whole pool of unlabelled text, so that words labelled later have rows) and, optionally, from an
+    earlier model's weights of the same shapes instead of the seed's initialisation."""
+
+    vocabs: Vocabularies
+    weights: dict[str, torch.Tensor] | None = None
 
 
 @dataclass(frozen=True)
@@ -184,6 +195,13 @@ def to_model_scheme(config: Config, sentences: list[Sentence]) -> tuple[Config, 
     return config, [Sentence(s.tokens, tuple(convert(s.tags or (), target)), s.line) for s in sentences]
 
 
+def _check_tags_known(sentences: Sequence[Sentence], vocabs: Vocabularies, config: Config) -> None:
+    """Every training tag must have an id (given vocabularies can lack one the data holds)."""
+    unknown = sorted({t for s in sentences for t in (s.tags or ()) if t not in vocabs.tags})
+    if unknown:
+        raise ConfigError([f"data.train: tags {', '.join(unknown[:5])} are not among the model's {len(vocabs.tags)} tags"])
+
+
 def _load_pretrained(config: Config, model: TaggerModel, vocabs: Vocabularies, sentences: Sequence[Sentence]) -> Coverage | None:
     """Load ``model.embedding.pretrained`` into the word embeddings."""
     emb, data = config.model.embedding, config.data
@@ -198,13 +216,16 @@ def _load_pretrained(config: Config, model: TaggerModel, vocabs: Vocabularies, s
     return coverage
 
 
-def prepare_run(config: Config, saved: Bundle | None = None, checkpoint: Checkpoint | None = None, device: torch.device | None = None) -> Prepared:
+def prepare_run(
+    config: Config, saved: Bundle | None = None, checkpoint: Checkpoint | None = None, device: torch.device | None = None,
+    warm: WarmStart | None = None,
+) -> Prepared:
     """Read the data and build the bundle, the network and its optimiser for ``config``, on ``device``.
 
-    A fresh run (no ``saved``) builds the vocabularies from the training file and initialises the
-    network from ``config.seed`` (then loads pretrained vectors); a resumed run takes the ``saved``
-    bundle's vocabularies and the ``checkpoint``'s weights and optimiser state, and refuses a training
-    file other than the one the run started with.
+    A fresh run (no ``saved``) builds the vocabularies from the training file (or takes ``warm``'s) and
+    initialises the network from ``config.seed`` (then loads pretrained vectors, or ``warm``'s weights);
+    a resumed run takes the ``saved`` bundle's vocabularies and the ``checkpoint``'s weights and optimiser
+    state, and refuses a training file other than the one the run started with.
     """
     if config.data.train is None:
         raise ConfigError(["'data.train': required for training (a CoNLL or JSONL file)"])
@@ -220,7 +241,9 @@ def prepare_run(config: Config, saved: Bundle | None = None, checkpoint: Checkpo
         raise ModelError(f"{config.data.train}: not the training file this run started with (its sha256 differs); cannot resume {checkpoint.path.parent}")
     if saved is None:
         ambiguous = frozenset(ambiguous_words([s.tokens for s in train_sents], [s.tags or () for s in train_sents]))
-        bundle = Bundle(config, build_vocabularies(model_sents, config.data), ambiguous)
+        vocabs = warm.vocabs if warm is not None else build_vocabularies(model_sents, config.data)
+        _check_tags_known(model_sents, vocabs, config)
+        bundle = Bundle(config, vocabs, ambiguous)
     else:
         bundle = Bundle(config, saved.vocabs, saved.ambiguous)
     encoded = encode_all(model_sents, bundle.vocabs, config.data, config.data.train)
@@ -231,6 +254,8 @@ def prepare_run(config: Config, saved: Bundle | None = None, checkpoint: Checkpo
         torch.manual_seed(config.seed)
         model = build_model(config.model, bundle.vocabs)
         coverage = _load_pretrained(config, model, bundle.vocabs, model_sents)
+        if warm is not None and warm.weights is not None:
+            load_state(model, warm.weights, Path("the warm start's weights"))
     else:
         model = build_model(config.model, bundle.vocabs, saved_backbone(config.model.embedding.transformer, checkpoint.path.parent, {name: tuple(t.shape) for name, t in checkpoint.model.items()}))
         load_state(model, checkpoint.model, checkpoint.path)

@@ -48,7 +48,7 @@ from seqlab.train.loop import (
     TrainResult,
     loop,
 )
-from seqlab.train.prepare import Prepared, prepare_run, sparse_rows
+from seqlab.train.prepare import Prepared, WarmStart, prepare_run, sparse_rows
 
 __all__ = ["TrainResult", "TrainingError", "TrainingInterrupted", "quiet_training", "resume", "start_run", "train"]
 
@@ -68,7 +68,7 @@ def quiet_training() -> Iterator[None]:
 
 def train(
     config: Config, output_dir: str | Path | None = None, overwrite: bool = False, progress: bool | None = None,
-    on_epoch: Callable[[dict], object] | None = None,
+    on_epoch: Callable[[dict], object] | None = None, warm: WarmStart | None = None,
 ) -> TrainResult:
     """Train a model as ``config`` says and write it to ``output_dir`` (default ``config.output_dir``).
 
@@ -76,7 +76,8 @@ def train(
     each epoch's record (epoch, loss, lr, dev F1 …, as in ``metrics.jsonl``), e.g. ``on_epoch=print``
     from Python, where the CLI's log lines only show once ``logging`` is configured. A checkpoint is
     written at the end of every epoch (and every ``train.checkpoint_every`` batches); ``resume``
-    continues from it. Under torchrun every process calls this; see ``seqlab.distributed``.
+    continues from it. Under torchrun every process calls this; see ``seqlab.distributed``. ``warm``
+    starts from given vocabularies (and weights) instead of the training file's (``seqlab.annotate``).
     """
     began = time.perf_counter()
     directory = Path(output_dir if output_dir is not None else config.output_dir)
@@ -85,7 +86,7 @@ def train(
     held = contextlib.ExitStack()
     try:
         _main_only(context, lambda: (_check_output(directory, overwrite), held.enter_context(writer_lock(directory))))  # before reading any data
-        prepared = prepare_run(config, device=device)
+        prepared = prepare_run(config, device=device, warm=warm)
         if context.rank:
             torch.manual_seed(prepared.config.seed + 7919 * context.rank)  # other dropout masks on other ranks
         _main_only(context, lambda: (_clear_output(directory), save_bundle(directory, prepared.bundle), _save_transformer(directory, prepared)))

@@ -1,0 +1,78 @@
+"""The order in which the page asks about sentences, and who is working on which.
+
+Before the first model: the ``--seed-file`` sentences in their order, then the rest in a random order
+fixed by the seed. Once a model has scored the pool: highest uncertainty first (``random``: the same
+random order), with the model's spans as each sentence's suggestion.
+
+An annotator is never given a sentence they answered, one that ``per_sentence`` annotators have
+answered, or one another annotator holds: the sentence an annotator is given is theirs until they
+answer it or ``lease`` seconds pass, and it is what they are given again (after a reload, or an undo).
+"""
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Sequence
+
+from seqlab.annotate.store import Store, Suggested
+from seqlab.annotate.strategies import ranked
+
+
+class Queue:
+    def __init__(self, store: Store, first: Sequence[int] = (), per_sentence: int = 1, lease: float = 600.0, seed: int = 1, by_score: bool = True) -> None:
+        self.store, self.per_sentence, self.lease, self.by_score = store, per_sentence, lease, by_score
+        ids = [s.id for s in store.sentences()]
+        self.size = len(ids)
+        firsts = set(first)
+        rest = [i for i in ids if i not in firsts]
+        random.Random(seed).shuffle(rest)
+        self.cold = [*first, *rest]
+        self.order = self.cold
+        self.version: int | None = None
+        self.scored: dict[int, tuple[int, float, tuple[Suggested, ...]]] = {}
+        self.holders: dict[int, tuple[str, float]] = {}
+        self.lock = threading.Lock()
+
+    def refresh(self) -> None:
+        """Take the latest model's suggestions and order when they changed."""
+        version = self.store.suggestion_version()
+        if version is None or version == self.version:
+            return
+        scored = self.store.suggestions()
+        order = ranked({k: score for k, (_, score, _) in scored.items()}) if self.by_score else self.cold
+        with self.lock:
+            self.version, self.scored, self.order = version, scored, order
+
+    def suggestion(self, sentence: int) -> tuple[int, float, tuple[Suggested, ...]] | None:
+        return self.scored.get(sentence)
+
+    def next_for(self, annotator: str) -> int | None:
+        """The sentence to show ``annotator`` now (None when nothing is left for them)."""
+        self.refresh()
+        answered = self.store.answered()
+        now = time.monotonic()
+        with self.lock:
+            for sentence, (holder, until) in sorted(self.holders.items()):
+                if holder == annotator and until > now and annotator not in answered.get(sentence, ()):
+                    self.holders[sentence] = (annotator, now + self.lease)
+                    return sentence
+            for sentence in self.order:
+                who = answered.get(sentence, ())
+                if annotator in who or len(who) >= self.per_sentence:
+                    continue
+                holder = self.holders.get(sentence)
+                if holder is not None and holder[0] != annotator and holder[1] > now:
+                    continue
+                self.holders[sentence] = (annotator, now + self.lease)
+                return sentence
+        return None
+
+    def hold(self, sentence: int, annotator: str) -> None:
+        with self.lock:
+            self.holders[sentence] = (annotator, time.monotonic() + self.lease)
+
+    def release(self, sentence: int, annotator: str) -> None:
+        with self.lock:
+            if self.holders.get(sentence, ("",))[0] == annotator:
+                del self.holders[sentence]

@@ -1,0 +1,191 @@
+"""``seqlab active simulate``: active learning replayed on a labelled corpus, its gold tags answering in
+place of an annotator, through the same retraining and scoring code as ``seqlab annotate``
+(``seqlab.annotate.learner``).
+
+A run starts from ``start`` of the pool's tokens drawn at random, then, round after round, retrains
+(warm, from the previous round's weights), scores the sentences not yet labelled with the strategy and
+labels the highest-scoring ones until ``step`` more of the tokens are labelled, up to ``until``. Each
+round's test score is recorded against the share of tokens and of sentences labelled. ``full`` adds the
+same config trained on the whole pool, the reference a curve is read against.
+
+Everything is written under ``out``: ``STRATEGY/seedN/state.json`` after every round (atomically; a
+killed run continues from its last finished round), ``curve.json`` and ``curve.png`` at the end.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from seqlab.annotate.learner import Labelled, Retraining, label_tags, pool_vocabularies, score_pool
+from seqlab.annotate.strategies import NAMES, random_scores, ranked
+from seqlab.config.settings import Config
+from seqlab.data.readers import read_corpus
+from seqlab.data.schemes import SCHEMES, detect_scheme, split_tag
+from seqlab.errors import ConfigError
+from seqlab.plots import PlotUnavailable, lines
+from seqlab.tagger.bundle import write_json
+from seqlab.tagger.inference import Tagger
+from seqlab.train.loop import TrainResult
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a simulation runs (shares are fractions of the pool's tokens)."""
+
+    strategies: tuple[str, ...]
+    start: float = 0.01
+    step: float = 0.02
+    until: float = 0.5
+    seeds: int = 3
+    full: bool = False
+    """Also train on the whole pool (per seed): the reference the curves are read against."""
+
+    def problems(self) -> list[str]:
+        found = [f"--strategy: unknown '{s}'; expected one of {', '.join(NAMES)}" for s in self.strategies if s not in NAMES]
+        if not (0 < self.start <= self.until <= 1) or not 0 < self.step <= 1:
+            found.append(f"expected 0 < start ≤ until ≤ 100% and 0 < step ≤ 100%, got start {self.start:.2%}, step {self.step:.2%}, until {self.until:.2%}")
+        if self.seeds < 1:
+            found.append(f"--seeds: expected at least 1, got {self.seeds}")
+        return found
+
+
+def targets(plan: Plan) -> list[float]:
+    """The token shares after each round: start, start + step, …, until (the last one exactly)."""
+    shares, share = [], plan.start
+    while share < plan.until - 1e-9:
+        shares.append(share)
+        share += plan.step
+    return shares + [plan.until]
+
+
+def take(order: Sequence[int], lengths: Sequence[int], have: int, goal: int) -> list[int]:
+    """The first sentences of ``order`` whose tokens bring ``have`` up to at least ``goal``."""
+    chosen = []
+    for k in order:
+        if have >= goal:
+            break
+        chosen.append(k)
+        have += lengths[k]
+    return chosen
+
+
+def score(result: TrainResult, metric: str) -> float | None:
+    if result.test is None:
+        return None
+    return result.test.f1 if metric == "f1" else result.test.accuracy
+
+
+def simulate(config: Config, pool_path: str, plan: Plan, out: Path, say: Callable[[str], object] = print) -> dict[str, Any]:
+    """Run ``plan`` over ``pool_path`` (labelled) with ``config`` (its ``data.dev``/``data.test`` score the
+    rounds) and write the results under ``out``; returns what ``curve.json`` holds."""
+    problems = plan.problems()
+    if problems:
+        raise ConfigError(problems)
+    pool = read_corpus(pool_path, config.data)
+    scheme = config.data.tag_scheme if config.data.tag_scheme != "auto" else detect_scheme(s.tags or () for s in pool)
+    metric = "f1" if scheme in SCHEMES else "accuracy"
+    types = sorted({split_tag(t)[1] for s in pool for t in (s.tags or ()) if t != "O"})
+    tags = label_tags(types, config.model.decoder.scheme) if scheme in SCHEMES else types
+    config = dataclasses.replace(config, data=dataclasses.replace(config.data, tag_scheme=scheme))
+    retraining = Retraining(config, pool_vocabularies([s.tokens for s in pool], tags, config.data), scheme)
+    gold: list[Labelled] = [(s.tokens, tuple(s.tags or ())) for s in pool]
+    lengths = [len(s.tokens) for s in pool]
+    total = sum(lengths)
+    curves: dict[str, dict[int, list[dict]]] = {}
+    for strategy in plan.strategies:
+        for seed in range(1, plan.seeds + 1):
+            run_config = dataclasses.replace(retraining, config=dataclasses.replace(config, seed=seed))
+            rounds = _curve(run_config, gold, lengths, total, strategy, seed, plan, out / strategy / f"seed{seed}", metric, say)
+            curves.setdefault(strategy, {})[seed] = rounds
+    full = {}
+    if plan.full:
+        for seed in range(1, plan.seeds + 1):
+            full[seed] = _full(dataclasses.replace(retraining, config=dataclasses.replace(config, seed=seed)), gold, out / "full" / f"seed{seed}", metric)
+            say(f"full pool, seed {seed}: test {metric} {full[seed]:.4f}")
+    result = {"pool": pool_path, "sentences": len(pool), "tokens": total, "metric": metric, "plan": dataclasses.asdict(plan), "curves": curves, "full": full}
+    write_json(out / "curve.json", result)
+    _figure(result, out / "curve.png", say)
+    return result
+
+
+def _curve(
+    retraining: Retraining, gold: list[Labelled], lengths: list[int], total: int, strategy: str, seed: int, plan: Plan, where: Path, metric: str,
+    say: Callable[[str], object],
+) -> list[dict]:
+    state_path = where / "state.json"
+    rounds: list[dict] = json.loads(state_path.read_text(encoding="utf-8"))["rounds"] if state_path.is_file() else []
+    shares = targets(plan)
+    labelled: list[int] = list(rounds[-1]["labelled"]) if rounds else []
+    previous = where / f"round{len(rounds)}" if rounds else None
+    for k in range(len(rounds), len(shares)):
+        goal = round(shares[k] * total)
+        have = sum(lengths[i] for i in labelled)
+        taken = set(labelled)
+        rest = [i for i in range(len(gold)) if i not in taken]
+        if k == 0 or strategy == "random":
+            scores = random_scores(rest, seed)
+        else:
+            assert previous is not None
+            found = score_pool(Tagger.load(previous), [gold[i][0] for i in rest], strategy, seed)
+            scores = {i: value for i, (value, _) in zip(rest, found)}
+        labelled += take(ranked(scores), lengths, have, goal)
+        directory = where / f"round{k + 1}"
+        result = retraining.run([gold[i] for i in labelled], directory, previous)
+        if previous is not None:
+            shutil.rmtree(previous, ignore_errors=True)  # only the latest model is needed to go on
+        tokens = sum(lengths[i] for i in labelled)
+        rounds.append({
+            "round": k + 1, "sentences": len(labelled), "tokens": tokens, "token_share": tokens / total, "sentence_share": len(labelled) / len(gold),
+            "test": score(result, metric), "dev": None if result.dev is None else (result.dev.f1 if metric == "f1" else result.dev.accuracy),
+            "epochs": result.epochs_run, "seconds": round(result.seconds, 2), "labelled": labelled,
+        })
+        write_json(state_path, {"strategy": strategy, "seed": seed, "rounds": rounds})
+        previous = directory
+        say(f"{strategy} seed {seed} round {k + 1}: {tokens / total:.1%} of tokens, test {metric} {rounds[-1]['test']}")
+    return [{key: value for key, value in r.items() if key != "labelled"} for r in rounds]
+
+
+def _full(retraining: Retraining, gold: list[Labelled], where: Path, metric: str) -> float | None:
+    done = where / "full.json"
+    if done.is_file():
+        return json.loads(done.read_text(encoding="utf-8"))["test"]
+    test = score(retraining.run(gold, where / "model", None), metric)
+    write_json(done, {"test": test})
+    return test
+
+
+def mean_std(values: Sequence[float]) -> tuple[float, float]:
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+def summary(result: dict[str, Any]) -> dict[str, list[tuple[float, float, float]]]:
+    """Per strategy: ``(token share, mean test score, std)`` over the seeds, for rounds every seed finished."""
+    out = {}
+    for strategy, seeds in result["curves"].items():
+        count = min(len(r) for r in seeds.values())
+        rows = []
+        for k in range(count):
+            values = [seeds[s][k]["test"] for s in seeds if seeds[s][k]["test"] is not None]
+            if values:
+                rows.append((statistics.fmean(seeds[s][k]["token_share"] for s in seeds), *mean_std(values)))
+        out[strategy] = rows
+    return out
+
+
+def _figure(result: dict[str, Any], path: Path, say: Callable[[str], object]) -> None:
+    series = {name: ([100 * x for x, _, _ in rows], [m for _, m, _ in rows], [s for _, _, s in rows]) for name, rows in summary(result).items() if rows}
+    if not series:
+        return
+    full = list(result["full"].values())
+    hline = ("full pool", statistics.fmean(full)) if full and all(v is not None for v in full) else None
+    try:
+        lines(path, f"Active learning on {Path(result['pool']).name}", series, "% of the pool's tokens labelled", f"test {result['metric']}", hline=hline)
+    except PlotUnavailable as err:
+        say(f"no figure: {err}")
+

@@ -1,0 +1,85 @@
+"""seqlab active simulate on the tiny corpus: rounds reach their token shares, the uncertainty strategy
+labels the sentences the previous model was least sure of, a killed run resumes to the same curve."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from seqlab.annotate.learner import score_pool
+from seqlab.annotate.simulate import Plan, simulate, summary, targets, take
+from seqlab.config.settings import load_config
+from seqlab.errors import ConfigError
+from seqlab.tagger.inference import Tagger
+from tests.conftest import tiny_overrides, tiny_sentences, write_conll
+
+
+def test_targets_end_exactly_at_until_and_take_stops_at_the_goal():
+    assert targets(Plan(("random",), 0.1, 0.2, 0.5)) == pytest.approx([0.1, 0.3, 0.5])
+    assert targets(Plan(("random",), 0.1, 0.25, 0.5)) == pytest.approx([0.1, 0.35, 0.5])
+    assert take([3, 1, 2, 0], [5, 5, 5, 5], have=0, goal=7) == [3, 1]
+    assert take([3, 1], [5, 5, 5, 5], have=7, goal=7) == []
+
+
+def test_bad_plans_are_one_config_error_listing_every_problem(tmp_path: Path):
+    with pytest.raises(ConfigError, match=r"2 config problems: --strategy: unknown 'guess'.*expected 0 < start"):
+        simulate(load_config(None, []), str(tmp_path / "x"), Plan(("guess",), 0.5, 0.1, 0.2), tmp_path)
+
+
+@pytest.fixture
+def setting(tmp_path: Path):
+    data = {"train": write_conll(tmp_path / "pool.conll", tiny_sentences(40, 7)), "dev": write_conll(tmp_path / "dev.conll", tiny_sentences(10, 2)),
+            "test": write_conll(tmp_path / "test.conll", tiny_sentences(10, 3))}
+    config = load_config(None, [*tiny_overrides(data, tmp_path / "unused"), "train.epochs=2"])
+    return config, str(data["train"])
+
+
+def test_rounds_reach_their_shares_and_the_uncertainty_strategy_takes_the_least_sure_sentences(setting, tmp_path: Path):
+    config, pool = setting
+    out = tmp_path / "sim"
+    plan = Plan(("random", "mnlp"), start=0.2, step=0.3, until=0.5, seeds=1)
+    result = simulate(config, pool, plan, out, say=lambda _: None)
+    for strategy in ("random", "mnlp"):
+        rounds = result["curves"][strategy][1]
+        assert [r["round"] for r in rounds] == [1, 2]
+        assert rounds[0]["token_share"] >= 0.2 and rounds[1]["token_share"] >= 0.5
+        assert all(r["test"] is not None and 0 <= r["test"] <= 1 for r in rounds)
+    state = json.loads((out / "mnlp" / "seed1" / "state.json").read_text())["rounds"]
+    first, second = set(state[0]["labelled"]), state[1]["labelled"][len(state[0]["labelled"]):]
+    assert (out / "mnlp" / "seed1" / "round2").is_dir() and not (out / "mnlp" / "seed1" / "round1").exists()
+    assert json.loads((out / "curve.json").read_text())["curves"]["mnlp"]["1"][1]["sentences"] == len(state[1]["labelled"])
+    assert summary(result)["mnlp"][1][0] >= 0.5
+
+
+def test_the_uncertainty_strategy_asks_for_the_highest_scores_first(setting, tmp_path: Path):
+    """Round 2's new sentences are exactly the top of round 1's model's mnlp ranking of the rest."""
+    config, pool = setting
+    out = tmp_path / "sim"
+    simulate(config, pool, Plan(("mnlp",), start=0.2, step=0.3, until=0.2, seeds=1), out, say=lambda _: None)
+    (out / "mnlp" / "seed1" / "round1").rename(tmp_path / "kept")  # the model round 2 will score with
+    import shutil
+
+    shutil.copytree(tmp_path / "kept", out / "mnlp" / "seed1" / "round1")
+    state = json.loads((out / "mnlp" / "seed1" / "state.json").read_text())["rounds"]
+    sentences = [s for s in tiny_sentences(40, 7)]
+    rest = [i for i in range(40) if i not in set(state[0]["labelled"])]
+    scores = score_pool(Tagger.load(tmp_path / "kept"), [sentences[i][0] for i in rest], "mnlp")
+    simulate(config, pool, Plan(("mnlp",), start=0.2, step=0.3, until=0.5, seeds=1), out, say=lambda _: None)
+    added = json.loads((out / "mnlp" / "seed1" / "state.json").read_text())["rounds"][1]["labelled"][len(state[0]["labelled"]):]
+    best_first = [i for _, i in sorted(zip([-s for s, _ in scores], rest))]
+    assert added == best_first[: len(added)]
+
+
+def test_a_killed_simulation_resumes_to_the_same_curve(setting, tmp_path: Path):
+    config, pool = setting
+    plan = Plan(("mnlp",), start=0.2, step=0.15, until=0.5, seeds=1)
+    whole = simulate(config, pool, plan, tmp_path / "whole", say=lambda _: None)
+    short = Plan(("mnlp",), start=0.2, step=0.15, until=0.35, seeds=1)
+    simulate(config, pool, short, tmp_path / "parts", say=lambda _: None)  # stops after two rounds, as a kill would
+    resumed = simulate(config, pool, plan, tmp_path / "parts", say=lambda _: None)
+    def timeless(rounds):
+        return [{k: v for k, v in r.items() if k != "seconds"} for r in rounds]
+
+    assert len(whole["curves"]["mnlp"][1]) == 3
+    assert timeless(resumed["curves"]["mnlp"][1]) == timeless(whole["curves"]["mnlp"][1])
