@@ -83,3 +83,23 @@ def test_a_killed_simulation_resumes_to_the_same_curve(setting, tmp_path: Path):
 
     assert len(whole["curves"]["mnlp"][1]) == 3
     assert timeless(resumed["curves"]["mnlp"][1]) == timeless(whole["curves"]["mnlp"][1])
+
+
+@pytest.mark.parametrize("keys", [
+    {"format": "conll", "token_column": 0, "tag_column": -1, "separator": "whitespace"},
+    {"format": "conll", "token_column": 1, "tag_column": 3, "separator": "tab"},
+    {"format": "conll", "token_column": -3, "tag_column": -1, "separator": "whitespace"},
+    {"format": "jsonl"},
+    {"format": "conllu", "conllu_tag": "xpos"},
+])
+def test_labelled_sentences_are_written_in_the_format_the_data_settings_read(tmp_path: Path, keys):
+    import dataclasses
+
+    from seqlab.annotate.learner import write_labelled
+    from seqlab.config.settings import DataConfig
+    from seqlab.data.readers import read_corpus
+
+    sentences = [(tuple(w), tuple(t)) for w, t in tiny_sentences(5, 1)]
+    data = dataclasses.replace(DataConfig(), **keys)
+    path = write_labelled(tmp_path / "labelled", sentences, data)
+    assert [(s.tokens, s.tags) for s in read_corpus(path, data)] == sentences

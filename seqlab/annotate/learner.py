@@ -11,6 +11,7 @@ so the model reads it as the unknown word it is to the model, not as a random ve
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from seqlab.data.readers import Sentence
 from seqlab.data.schemes import spans as tag_spans
 from seqlab.data.schemes import tag_set
 from seqlab.data.vocab import Vocab
+from seqlab.errors import DataError
 from seqlab.tagger.bundle import WEIGHTS, write_atomic
 from seqlab.tagger.inference import Tagger
 from seqlab.train.prepare import WarmStart
@@ -63,6 +65,35 @@ def tags_to_spans(tags: Sequence[str]) -> tuple[Span, ...]:
     return tuple((s.start, s.end, s.type) for s in tag_spans(tags))
 
 
+def write_labelled(path: Path, sentences: Sequence[Labelled], data: DataConfig) -> Path:
+    """The sentences in the file format ``data`` reads (so that the dev and test files, read with the same
+    settings, keep theirs): JSONL objects, CoNLL-U lines with the tag in ``conllu_tag``, or CoNLL columns
+    with the token and the tag where ``token_column`` and ``tag_column`` say (other columns ``_``)."""
+    if data.format == "jsonl":
+        text = "".join(json.dumps({"tokens": list(t), "tags": list(g)}, ensure_ascii=False) + "\n" for t, g in sentences)
+    elif data.format == "conllu":
+        field = 3 if data.conllu_tag == "upos" else 4
+        text = "".join("".join("\t".join([str(k + 1), w, "_", *(["_"] * 7)][:field] + [t] + ["_"] * (9 - field)) + "\n"
+                               for k, (w, t) in enumerate(zip(tokens, tags))) + "\n" for tokens, tags in sentences)
+    else:
+        width = max(2, *(c + 1 if c >= 0 else -c for c in (data.token_column, data.tag_column)))
+        where = [c % width for c in (data.token_column, data.tag_column)]
+        if where[0] == where[1]:
+            raise DataError(path, None, "data.token_column and data.tag_column name the same column")
+        glue = "\t" if data.separator == "tab" else " "
+        if glue == " " and any(ch.isspace() for tokens, _ in sentences for w in tokens for ch in w):
+            raise DataError(path, None, "a token holds white space, which whitespace-separated CoNLL cannot write; set data.separator: tab")
+
+        def line(word: str, tag: str) -> str:
+            columns = ["_"] * width
+            columns[where[0]], columns[where[1]] = word, tag
+            return glue.join(columns) + "\n"
+
+        text = "".join("".join(line(w, t) for w, t in zip(tokens, tags)) + "\n" for tokens, tags in sentences)
+    write_atomic(path, text.encode("utf-8"))
+    return path
+
+
 def write_conll(path: Path, sentences: Sequence[Labelled]) -> Path:
     """``token<TAB>tag`` lines, a blank line after each sentence."""
     write_atomic(path, "".join("".join(f"{w}\t{t}\n" for w, t in zip(tokens, tags)) + "\n" for tokens, tags in sentences).encode("utf-8"))
@@ -83,10 +114,8 @@ class Retraining:
     def run(self, labelled: Sequence[Labelled], out: Path, previous: Path | None) -> TrainResult:
         """Train on ``labelled`` into ``out``, starting from ``previous``'s weights (or from the seed);
         then give the rows of pool words no labelled sentence holds the trained ``<unk>`` row."""
-        data = dataclasses.replace(
-            self.config.data, train=str(write_conll(out.parent / f"{out.name}.train.conll", labelled)), format="conll",
-            token_column=0, tag_column=-1, separator="tab", tag_scheme=self.scheme,
-        )
+        written = write_labelled(out.parent / f"{out.name}.train", labelled, self.config.data)
+        data = dataclasses.replace(self.config.data, train=str(written), tag_scheme=self.scheme)
         config = dataclasses.replace(self.config, data=data)
         weights = load_file(str(previous / WEIGHTS)) if previous is not None else None
         with quiet_training():
