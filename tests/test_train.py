@@ -183,3 +183,18 @@ def test_an_overwrite_that_dies_leaves_no_old_weights_beside_new_vocabularies(ti
         train(replace_in(tiny_config, "data.train", str(shuffled)), tmp_path / "m", overwrite=True, progress=False)
     with pytest.raises(ModelError):
         Tagger.load(tmp_path / "m")
+
+
+def test_quiet_training_silences_the_epoch_lines_of_the_loop(tiny_config, caplog):
+    import logging
+
+    from seqlab.train.run import quiet_training
+
+    with caplog.at_level(logging.INFO, logger="seqlab"):
+        with quiet_training():
+            train(tiny_config, progress=False)
+    assert not [r for r in caplog.records if r.getMessage().startswith("epoch ")]
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="seqlab"):
+        train(tiny_config, progress=False, overwrite=True)
+    assert [r for r in caplog.records if r.getMessage().startswith("epoch ")]

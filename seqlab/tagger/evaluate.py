@@ -13,7 +13,7 @@ from seqlab.data.schemes import check_tags, is_valid, spans
 from seqlab.tagger.inference import Tagger
 from seqlab.tagger.metrics import Report, expected_calibration_error, report
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("seqlab.evaluate")
 
 
 class Evaluator:

@@ -52,7 +52,7 @@ from seqlab.train.prepare import Prepared, WarmStart, prepare_run, sparse_rows
 
 __all__ = ["TrainResult", "TrainingError", "TrainingInterrupted", "quiet_training", "resume", "start_run", "train"]
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("seqlab.train")  # the name the loop and the set-up log under: quiet_training silences all three
 
 
 @contextlib.contextmanager
