@@ -50,9 +50,9 @@ class Queue:
     def next_for(self, annotator: str) -> int | None:
         """The sentence to show ``annotator`` now (None when nothing is left for them)."""
         self.refresh()
-        answered = self.store.answered()
-        now = time.monotonic()
-        with self.lock:
+        with self.lock:  # answers are read under the lock: one committed before a release is always seen
+            answered = self.store.answered()
+            now = time.monotonic()
             for sentence, (holder, until) in sorted(self.holders.items()):
                 if holder == annotator and until > now and annotator not in answered.get(sentence, ()):
                     self.holders[sentence] = (annotator, now + self.lease)
