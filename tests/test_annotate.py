@@ -269,3 +269,25 @@ def test_kill_9_of_the_server_or_the_trainer_loses_no_committed_answer(tmp_path:
     with running(db, src, "--retrain-every", "1000") as client:  # a new server resumes the store
         answered = client.get("/api/state?annotator=ann0")["answered"]
         assert answered == len(keys) >= len(acknowledged)  # every stored answer counts (one killed mid-reply may be stored unacknowledged)
+
+
+def test_starting_from_a_model_its_suggestions_come_first_and_retraining_grows_its_vocabulary(tmp_path: Path):
+    from seqlab.config.settings import load_config
+    from seqlab.tagger.bundle import load_bundle
+    from seqlab.train.run import train
+    from tests.conftest import tiny_overrides, tiny_sentences, write_conll
+
+    data = {name: write_conll(tmp_path / f"{name}.conll", tiny_sentences(40, seed)) for name, seed in (("train", 1), ("dev", 2), ("test", 3))}
+    start = train(load_config(None, [*tiny_overrides(data, tmp_path / "start"), "train.epochs=2"]), progress=False).output_dir
+    db = tmp_path / "a.sqlite"
+    with running(db, source(tmp_path / "src.txt"), "--model", str(start), "--retrain-every", "3", "--labels", "FRUIT,ORG") as client:
+        wait_for(lambda: Store(db).suggestion_version() == 1)
+        first = client.get("/api/next?annotator=ann")["sentence"]
+        assert first["suggestion"]["model"] == 1
+        for _ in range(3):
+            client.answer_next("ann")
+        wait_for(lambda: Store(db).suggestion_version() == 2)
+    models = Path(f"{db}.models")
+    before, grown = load_bundle(start).vocabs.words, load_bundle(models / "v1").vocabs.words
+    assert grown.items[: len(before)] == before.items and len(grown) > len(before)  # every known word keeps its id
+    assert load_bundle(models / "v2").vocabs.words.items == grown.items

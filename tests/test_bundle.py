@@ -163,3 +163,22 @@ def test_a_config_that_would_build_a_huge_model_is_refused(model_dir):
     (model_dir / CONFIG).write_text(text)
     with pytest.raises(ModelError, match=r"'model.encoder.layers': 100000 is out of range \[1, 16\]"):
         Tagger.load(model_dir)
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "vocab.json", "lexicon.json"])
+def test_a_model_file_that_is_a_fifo_or_a_device_is_refused_without_blocking(model_dir, tmp_path, name):
+    import os
+    import shutil
+
+    from seqlab.tagger.bundle import load_bundle
+
+    model = tmp_path / "m"
+    shutil.copytree(model_dir, model)
+    (model / name).unlink()
+    os.mkfifo(model / name)
+    with pytest.raises(ModelError, match=f"{name}: not a regular file"):
+        load_bundle(model)
+    (model / name).unlink()
+    (model / name).symlink_to("/dev/zero")
+    with pytest.raises(ModelError, match=f"{name}: not a regular file"):
+        load_bundle(model)

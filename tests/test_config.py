@@ -201,3 +201,26 @@ def test_the_metric_follows_the_tags_unless_given(tiny_data, tmp_path):
     given = prepare_run(load_config(None, [f"data.train={TINY_CONLLU}", "data.format=conllu", "train.metric=f1"])).config
     assert (spans.train.metric, labels.train.metric, given.train.metric) == ("f1", "accuracy", "f1")
     assert labels.data.tag_scheme == "none"
+
+
+@pytest.mark.parametrize("text", [
+    "model:\n" + "".join("  " * i + f"k{i}:\n" for i in range(1, 600)),  # 600 nested mappings
+    "[" * 3000 + "]" * 3000,  # 3,000 nested lists: the parser itself recursed too deep
+    "a: " + "[" * 40 + "]" * 40,
+])
+def test_deeply_nested_yaml_is_one_config_error_not_a_recursion_error(tmp_path, text):
+    path = tmp_path / "deep.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match="invalid YAML: nested deeper than 32 levels"):
+        load_config(path)
+
+
+def test_a_fifo_or_a_device_as_the_config_is_refused_without_blocking(tmp_path):
+    import os
+
+    fifo = tmp_path / "c.yaml"
+    os.mkfifo(fifo)
+    with pytest.raises(ConfigError, match="c.yaml: not a regular file"):
+        load_config(fifo)
+    with pytest.raises(ConfigError, match="not a regular file"):
+        load_config("/dev/zero")

@@ -146,3 +146,16 @@ def test_a_jsonl_file_is_read_up_to_its_first_bad_line(tmp_path: Path) -> None:
     report = debug_data(str(path))
     assert report.format == "jsonl" and report.splits[0].sentences == 1
     assert _finding(report, "unreadable").examples == [f"{path}:2: 1 tokens but 0 tags"]
+
+
+def test_a_file_with_no_sentence_is_an_error_not_a_clean_bill(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from seqlab.cli.main import main
+
+    docstart = tmp_path / "docstart.conll"
+    docstart.write_text("-DOCSTART- -X- O O\n\n\n", encoding="utf-8")
+    empty = tmp_path / "empty.conll"
+    empty.write_text("", encoding="utf-8")
+    report = debug_data(str(docstart), str(empty))
+    assert [(f.kind, f.count, f.examples) for f in report.errors] == [("no-sentences", 2, [str(docstart), str(empty)])]
+    assert main(["debug", "data", "--train", str(docstart)]) == 1
+    assert "error: no-sentences: 1 files with no sentence at all" in capsys.readouterr().out

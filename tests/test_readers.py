@@ -187,3 +187,17 @@ def test_a_json_number_python_cannot_convert_is_a_data_error(tmp_path):
     path.write_text('{"tokens": ["a"], "tags": ["O"], "n": ' + "9" * 5000 + "}\n", encoding="utf-8")
     with pytest.raises(DataError, match=r"a.jsonl:1: invalid JSON"):
         read_corpus(path, DataConfig(format="jsonl"))
+
+
+def test_a_lone_surrogate_escape_in_jsonl_is_a_data_error_naming_its_line(tmp_path):
+    from seqlab.config.settings import DataConfig
+    from seqlab.data.readers import read_corpus
+    from seqlab.errors import DataError
+
+    path = tmp_path / "s.jsonl"
+    path.write_text('{"tokens": ["a"], "tags": ["O"]}\n{"tokens": ["\\ud800"], "tags": ["O"]}\n', encoding="utf-8")
+    with pytest.raises(DataError, match=r"s.jsonl:2: a lone surrogate"):
+        read_corpus(path, DataConfig(format="jsonl"))
+    path.write_text('{"tokens": ["a"], "tags": ["\\udfff"]}\n', encoding="utf-8")
+    with pytest.raises(DataError, match=r"s.jsonl:1: a lone surrogate"):
+        read_corpus(path, DataConfig(format="jsonl"))

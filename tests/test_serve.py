@@ -316,3 +316,36 @@ def test_the_service_gives_offsets_into_the_texts_sent(server, texts, split):
     assert status == 200 and len(answer["results"]) == len(texts)
     for text, sentences in zip(texts, answer["results"]):
         check_offsets(text, sentences)
+
+
+@pytest.mark.parametrize("payload", [{"texts": ["I eat the \ud800 apple"]}, {"tokens": [["I", "\udfff"]]}, {"texts": ["\udc80"]}])
+def test_a_lone_surrogate_is_a_422_not_a_500(server, payload):
+    status, answer = server.request("POST", "/v1/tag", json.dumps(payload).encode())  # json.dumps writes it as an escape
+    assert status == 422 and "lone surrogate" in answer["error"]
+    assert server.tag(texts=["I eat the apple."])[0] == 200
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    (["--max-wait-ms", "inf"], "--max-wait-ms: expected 0 to 10000, got inf"),
+    (["--max-wait-ms", "nan"], "--max-wait-ms: expected 0 to 10000, got nan"),
+    (["--max-wait-ms", "1e300"], "--max-wait-ms: expected 0 to 10000"),
+    (["--port", "70000", "--max-batch", "0"], "2 config problems: --port: expected 0 to 65535, got 70000; --max-batch: expected 1 to 4096, got 0"),
+    (["--max-request-bytes", "-1"], "--max-request-bytes: expected 1 to"),
+])
+def test_numeric_options_out_of_range_are_one_line_errors_before_loading(model, capsys, options, message):
+    assert main(["serve", "--model", str(model), *options]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("seqlab serve: error: ") and message in err and "\n" not in err
+
+
+def test_a_port_in_use_is_a_one_line_error_before_the_model_loads(model, capsys, monkeypatch):
+    import seqlab.tagger.inference as inference
+
+    loaded = []
+    monkeypatch.setattr(inference.Tagger, "load", classmethod(lambda cls, *a, **k: loaded.append(a)))
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        assert main(["serve", "--model", str(model), "--port", str(port)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("seqlab serve: error: --host/--port: cannot listen on 127.0.0.1:") and "in use" in err
+    assert not loaded

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import json
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -80,7 +81,8 @@ def sentence_payload(service: Service, sentence: int, annotator: str) -> dict[st
     return {
         "id": found.id, "text": found.text, "tokens": list(found.tokens), "offsets": [list(o) for o in found.offsets],
         "suggestion": None if suggestion is None else {"model": suggestion[0], "score": suggestion[1], "spans": [list(s) for s in suggestion[2]]},
-        "history": [{k: row[k] for k in ("annotator", "action", "spans", "created")} for row in service.store.history(sentence)][-5:],
+        "history": [{"annotator": row["annotator"], "action": row["action"], "spans": json.loads(row["spans"]), "created": row["created"]}
+                    for row in service.store.history(sentence)][-5:],
     }
 
 

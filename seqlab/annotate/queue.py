@@ -6,7 +6,8 @@ random order), with the model's spans as each sentence's suggestion.
 
 An annotator is never given a sentence they answered, one that ``per_sentence`` annotators have
 answered, or one another annotator holds: the sentence an annotator is given is theirs until they
-answer it or ``lease`` seconds pass, and it is what they are given again (after a reload, or an undo).
+answer it or ``lease`` seconds pass, and it is what they are given again (after a reload, an undo, or
+a restart of the server: holds are kept in the store).
 """
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ class Queue:
         self.order = self.cold
         self.version: int | None = None
         self.scored: dict[int, tuple[int, float, tuple[Suggested, ...]]] = {}
-        self.holders: dict[int, tuple[str, float]] = {}
+        self.holders: dict[int, tuple[str, float]] = store.holds()
         self.lock = threading.Lock()
 
     def refresh(self) -> None:
@@ -52,10 +53,9 @@ class Queue:
         self.refresh()
         with self.lock:  # answers are read under the lock: one committed before a release is always seen
             answered = self.store.answered()
-            now = time.monotonic()
+            now = time.time()
             for sentence, (holder, until) in sorted(self.holders.items()):
                 if holder == annotator and until > now and annotator not in answered.get(sentence, ()):
-                    self.holders[sentence] = (annotator, now + self.lease)
                     return sentence
             for sentence in self.order:
                 who = answered.get(sentence, ())
@@ -64,15 +64,20 @@ class Queue:
                 holder = self.holders.get(sentence)
                 if holder is not None and holder[0] != annotator and holder[1] > now:
                     continue
-                self.holders[sentence] = (annotator, now + self.lease)
+                self._hold(sentence, annotator)
                 return sentence
         return None
 
+    def _hold(self, sentence: int, annotator: str) -> None:
+        self.holders[sentence] = (annotator, time.time() + self.lease)
+        self.store.set_hold(sentence, annotator, self.holders[sentence][1])
+
     def hold(self, sentence: int, annotator: str) -> None:
         with self.lock:
-            self.holders[sentence] = (annotator, time.monotonic() + self.lease)
+            self._hold(sentence, annotator)
 
     def release(self, sentence: int, annotator: str) -> None:
         with self.lock:
             if self.holders.get(sentence, ("",))[0] == annotator:
                 del self.holders[sentence]
+                self.store.set_hold(sentence, None)

@@ -8,6 +8,8 @@ answer with its history, the models trained on the answers and their suggestions
                  nothing twice); a sentence's current answer by an annotator is their latest row
     models       each model trained on the answers: version, directory, how many answers, dev F1
     suggestions  the latest model's spans and uncertainty score for each pool sentence
+    holds        which annotator is working on which sentence, until when (a restarted server shows
+                 each annotator the sentence they were on)
 
 The file is in WAL mode with ``synchronous=FULL``, every answer is one transaction (``BEGIN IMMEDIATE``),
 so a committed answer survives ``kill -9`` of any process at any moment. Each call opens its own
@@ -44,6 +46,7 @@ CREATE TABLE IF NOT EXISTS models (
     version INTEGER PRIMARY KEY, path TEXT NOT NULL, answers INTEGER NOT NULL, dev_f1 REAL, seconds REAL NOT NULL, created REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS suggestions (sentence INTEGER PRIMARY KEY REFERENCES sentences(id), model INTEGER NOT NULL, score REAL NOT NULL, spans TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS holds (sentence INTEGER PRIMARY KEY REFERENCES sentences(id), annotator TEXT NOT NULL, until REAL NOT NULL);
 """
 CURRENT = """
 SELECT a.* FROM answers a
@@ -275,6 +278,19 @@ class Store:
             rows = db.execute("SELECT * FROM suggestions").fetchall()
         return {int(r["sentence"]): (int(r["model"]), float(r["score"]), tuple((int(a), int(b), str(c), float(d)) for a, b, c, d in json.loads(r["spans"])))
                 for r in rows}
+
+    def holds(self) -> dict[int, tuple[str, float]]:
+        """Sentence → ``(annotator, until)`` (wall-clock seconds)."""
+        with self._open() as db:
+            return {int(r["sentence"]): (r["annotator"], float(r["until"])) for r in db.execute("SELECT * FROM holds").fetchall()}
+
+    def set_hold(self, sentence: int, annotator: str | None, until: float = 0.0) -> None:
+        """``annotator`` holds ``sentence`` until ``until``; None: nobody does."""
+        with self._open(write=True) as db:
+            if annotator is None:
+                db.execute("DELETE FROM holds WHERE sentence = ?", (sentence,))
+            else:
+                db.execute("INSERT OR REPLACE INTO holds VALUES (?, ?, ?)", (sentence, annotator, until))
 
     def integrity(self) -> str:
         with self._open() as db:

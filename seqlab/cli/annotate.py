@@ -7,6 +7,7 @@ import ipaddress
 import secrets
 from pathlib import Path
 
+from seqlab.cli.options import ANNOTATE_RANGES, check_port, check_ranges
 from seqlab.config.settings import Config, load_config
 from seqlab.errors import ConfigError, ModelError
 
@@ -102,8 +103,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     if not args.source or not args.db:
         raise ConfigError(["--source and --db: required to annotate (seqlab annotate export/stats read an existing --db)"])
-    if args.retrain_every < 1 or args.per_sentence < 1 or not 0 <= args.port <= 65535:
-        raise ConfigError(["--retrain-every and --per-sentence: expected at least 1; --port: 0 to 65535"])
+    check_ranges(args, ANNOTATE_RANGES)
     if args.model is not None:
         tags = load_bundle(args.model).vocabs.tags.items
         labels = sorted({t.split("-", 1)[1] for t in tags if "-" in t})
@@ -124,6 +124,7 @@ def _serve(args: argparse.Namespace) -> int:
     if token is None and not loopback(args.host):
         token = secrets.token_urlsafe(24)
         print(f"not on loopback: every request needs the token; open http://{args.host}:{args.port}/?token={token}")
+    check_port(args.host, args.port)
     try:
         from seqlab.annotate.server import run
     except ImportError as err:

@@ -113,6 +113,7 @@ def _where(path: str, sentence: Sentence, token: int | None, fmt: str) -> str:
 
 KINDS = (
     ("error", "unreadable", "lines the reader cannot read (training stops at the first)"),
+    ("error", "no-sentences", "files with no sentence at all (empty, blank lines or -DOCSTART- only): training stops with 'no sentences found'"),
     ("error", "bare-tag", "tags that are neither O nor PREFIX-TYPE under a span scheme (training refuses them; data.tag_scheme: none reads them as plain labels)"),
     ("error", "unseen-tag", "dev/test tags never seen in training (under a span scheme: of an entity type training never saw), which the model cannot predict"),
     ("warning", "invalid-sequence", "sentences whose tags are not a valid sequence in the scheme (training repairs them the conlleval way)"),
@@ -168,6 +169,8 @@ def debug_data(train: str, dev: str | None = None, test: str | None = None, data
             tags.update(s.tags or ())
             if span_scheme and s.tags is not None and all(split_tag(t)[0] for t in s.tags):
                 entities.update(span.type for span in spans(s.tags))
+        if not sentences and not any(e.startswith(f"{path}") for e in found["unreadable"].examples):
+            found["no-sentences"].add(str(path))
         splits.append(Split(name, path, len(sentences), sum(len(s.tokens) for s in sentences), dict(tags.most_common()), dict(entities.most_common()),
                             percentiles([len(s.tokens) for s in sentences])))
         if name != "train" and sentences and train_words:

@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 
+from seqlab.cli.options import SERVE_RANGES, check_port, check_ranges
 from seqlab.cli.parser import build_parser
 from seqlab.errors import SeqlabError
 
@@ -257,14 +258,10 @@ def _export(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     from seqlab.device import resolve_device
-    from seqlab.errors import ConfigError, ModelError
+    from seqlab.errors import ModelError
 
-    for name in ("port", "max_batch", "max_request_bytes", "max_sentences", "max_tokens"):
-        value = getattr(args, name)
-        if value < (0 if name == "port" else 1) or (name == "port" and value > 65535):
-            raise ConfigError([f"--{name.replace('_', '-')}: {value} is out of range"])
-    if args.max_wait_ms < 0:
-        raise ConfigError([f"--max-wait-ms: expected a number >= 0, got {args.max_wait_ms}"])
+    check_ranges(args, SERVE_RANGES)
+    check_port(args.host, args.port)
     try:
         from seqlab.serve.app import serve
         from seqlab.serve.requests import Limits

@@ -36,6 +36,7 @@ from seqlab.config.typecheck import (
 )
 from seqlab.device import device_problem
 from seqlab.errors import ConfigError
+from seqlab.files import read_limited
 
 __all__ = [
     "CharConfig", "Config", "DataConfig", "DecoderConfig", "EmbeddingConfig", "EncoderConfig", "KeySpec", "ModelConfig", "TrainConfig",
@@ -188,13 +189,11 @@ def load_config(path: str | Path | None, overrides: list[str] | tuple[str, ...] 
     if path is not None:
         source = str(path)
         try:
-            text = Path(path).read_text(encoding="utf-8")
+            text = read_limited(path, 1 << 20, error=lambda message: ConfigError([message])).decode("utf-8")
         except FileNotFoundError:
             raise ConfigError(["file not found"], source) from None
         except UnicodeDecodeError:
             raise ConfigError(["not UTF-8 text"], source) from None
-        except OSError as err:
-            raise ConfigError([f"cannot read ({err.strerror})"], source) from None
         try:
             raw = load_yaml(text)
         except yaml.YAMLError as err:

@@ -86,9 +86,24 @@ _ConfigLoader.add_implicit_resolver(
 )
 
 
+MAX_DEPTH = 32
+"""The deepest nesting a config may have (the real ones have 4 levels)."""
+
+
 def load_yaml(text: str) -> Any:
-    """Parse config YAML (``_ConfigLoader``'s rules); a problem is a ``yaml.YAMLError``."""
-    return yaml.load(text, Loader=_ConfigLoader)  # noqa: S506 - a SafeLoader subclass
+    """Parse config YAML (``_ConfigLoader``'s rules); a problem is a ``yaml.YAMLError``, a document nested
+    deeper than ``MAX_DEPTH`` included (the parser recurses: hundreds of levels ended in a RecursionError)."""
+    try:
+        value = yaml.load(text, Loader=_ConfigLoader)  # noqa: S506 - a SafeLoader subclass
+    except RecursionError:
+        raise yaml.YAMLError(f"nested deeper than {MAX_DEPTH} levels") from None
+    level, depth = [value], 0
+    while level:  # breadth first, no recursion
+        depth += 1
+        if depth > MAX_DEPTH:
+            raise yaml.YAMLError(f"nested deeper than {MAX_DEPTH} levels")
+        level = [child for item in level for child in (item.values() if isinstance(item, dict) else item if isinstance(item, list) else ())]
+    return value
 
 
 def shorten(value: Any, width: int = 80) -> str:

@@ -172,6 +172,10 @@ def jsonl_sentences(lines: Lines, name: str | Path, require_tags: bool = True) -
         tokens = record.get("tokens")
         if not isinstance(tokens, list) or not all(isinstance(t, str) and t.strip() and not any(c in t for c in "\n\r\t\x00") for t in tokens):
             raise DataError(name, number, "expected \"tokens\": a list of non-empty strings without line breaks, tabs or NUL bytes")
+        given = record.get("tags")
+        strings = [*tokens, *(t for t in given if isinstance(t, str))] if isinstance(given, list) else tokens
+        if any(SURROGATE.search(t) for t in strings):
+            raise DataError(name, number, "a lone surrogate escape (\\ud800-\\udfff) is not a character; expected text")
         tags = record.get("tags")
         if tags is None and not require_tags:
             yield Sentence(tuple(tokens), None, number)
@@ -183,6 +187,9 @@ def jsonl_sentences(lines: Lines, name: str | Path, require_tags: bool = True) -
         if tokens:
             yield Sentence(tuple(tokens), tuple(tags), number)
 
+
+SURROGATE = re.compile("[\ud800-\udfff]")
+"""A lone surrogate: JSON can write one as an escape, but it is no character and cannot be written out as UTF-8."""
 
 CONLLU_FIELDS = ("id", "form", "lemma", "upos", "xpos", "feats", "head", "deprel", "deps", "misc")
 _RANGE = re.compile(r"^[1-9][0-9]*-[1-9][0-9]*$")

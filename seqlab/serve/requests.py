@@ -11,7 +11,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from seqlab.data.readers import Sentence
+from seqlab.data.readers import SURROGATE, Sentence
 from seqlab.data.tokenizer import sentences_of
 from seqlab.tagger.inference import MAX_NBEST
 
@@ -95,6 +95,8 @@ def _texts(texts: object, split: bool) -> tuple[tuple[Sentence, ...], ...]:
         raise RequestError(422, "'texts': expected a list of strings")
     if any("\x00" in t for t in texts):
         raise RequestError(422, "'texts': a text contains a NUL character")
+    if any(SURROGATE.search(t) for t in texts):
+        raise RequestError(422, "'texts': a text contains a lone surrogate (\\ud800-\\udfff), which is not a character")
     return tuple(tuple(Sentence(tokens, None, 0, source) for tokens, source in sentences_of(text, split)) for text in texts)
 
 
@@ -104,4 +106,6 @@ def _tokens(token_lists: object) -> tuple[tuple[Sentence, ...], ...]:
 
     if not isinstance(token_lists, list) or not all(isinstance(tokens, list) and all(usable(t) for t in tokens) for tokens in token_lists):
         raise RequestError(422, "'tokens': expected a list of lists of non-empty strings without line breaks, tabs or NUL")
+    if any(SURROGATE.search(t) for tokens in token_lists for t in tokens):
+        raise RequestError(422, "'tokens': a token contains a lone surrogate (\\ud800-\\udfff), which is not a character")
     return tuple((Sentence(tuple(tokens), None),) for tokens in token_lists)

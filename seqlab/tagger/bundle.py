@@ -33,6 +33,7 @@ from seqlab.config.typecheck import load_yaml
 from seqlab.data.batches import Vocabularies
 from seqlab.data.vocab import Vocab
 from seqlab.errors import ConfigError, ModelError
+from seqlab.files import read_limited
 
 CONFIG = "config.yaml"
 VOCAB = "vocab.json"
@@ -166,12 +167,17 @@ def save_weights(directory: Path, model: torch.nn.Module) -> None:
     write_atomic(directory / WEIGHTS, save_safetensors(tensors))
 
 
+READ_LIMITS = {CONFIG: 1 << 20, VOCAB: 256 << 20, LEXICON: 256 << 20, METRICS: 64 << 20, HISTORY: 256 << 20}
+"""The most bytes each text file of a model directory may hold: anything larger, or not a regular file
+(a FIFO, ``/dev/zero``), is refused before it is read."""
+
+
 def _read_text(path: Path) -> str:
     try:
-        return path.read_text(encoding="utf-8")
+        return read_limited(path, READ_LIMITS.get(path.name, 64 << 20)).decode("utf-8")
     except FileNotFoundError:
         raise ModelError(f"{path}: missing (is this a seqlab model directory?)") from None
-    except (UnicodeDecodeError, OSError) as err:
+    except UnicodeDecodeError as err:
         raise ModelError(f"{path}: cannot be read ({err.__class__.__name__})") from None
 
 

@@ -37,7 +37,7 @@ function say(text) { $("message").textContent = text || ""; }
 function showProgress(p) {
   $("progress").textContent = `answered ${p.answered} (you ${p.mine}) · remaining ${p.remaining} of ${p.pool}`;
   const model = p.model
-    ? `model v${p.model.version}, trained on ${p.model.answers} answers` + (p.model.dev_f1 == null ? "" : `, dev F1 ${(100 * p.model.dev_f1).toFixed(1)}`)
+    ? `model v${p.model.version}, ` + (p.model.answers ? `trained on ${p.model.answers} answers` : "the model the session started from") + (p.model.dev_f1 == null ? "" : `, dev F1 ${(100 * p.model.dev_f1).toFixed(1)}`)
     : "no model yet: sentences come in seed or random order";
   const shown = state.sentence && state.sentence.suggestion ? ` · suggestions on this sentence from v${state.sentence.suggestion.model}` : "";
   $("model").textContent = `${model}${shown} · strategy ${p.strategy}${p.training ? " · retraining runs in the background" : ""}`;
