@@ -182,3 +182,32 @@ def test_a_model_file_that_is_a_fifo_or_a_device_is_refused_without_blocking(mod
     (model / name).symlink_to("/dev/zero")
     with pytest.raises(ModelError, match=f"{name}: not a regular file"):
         load_bundle(model)
+
+
+def test_weights_with_nan_or_infinity_are_refused_on_load_as_on_save(model_dir, tmp_path):
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    model = tmp_path / "m"
+    shutil.copytree(model_dir, model)
+    tensors = load_file(str(model / "weights.safetensors"))
+    for bad in (float("nan"), float("inf")):
+        poisoned = {name: t.clone() for name, t in tensors.items()}
+        poisoned["projection.weight"][0, 0] = bad
+        save_file(poisoned, str(model / "weights.safetensors"))
+        with pytest.raises(ModelError, match=r"weights.safetensors: 'projection.weight' holds NaN or infinite values"):
+            Tagger.load(model)
+
+
+def test_a_tag_outside_the_models_scheme_in_vocab_json_is_refused(model_dir, tmp_path):
+    import json
+    import shutil
+
+    model = tmp_path / "m"
+    shutil.copytree(model_dir, model)
+    vocab = json.loads((model / "vocab.json").read_text(encoding="utf-8"))
+    vocab["tags"]["items"][-1] = "Q-FRUIT"
+    (model / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
+    with pytest.raises(ModelError, match=r"vocab.json: tag 'Q-FRUIT' is neither O nor one of B, I, E, S-TYPE"):
+        Tagger.load(model)

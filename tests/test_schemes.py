@@ -18,6 +18,7 @@ from seqlab.data.schemes import (
     transition_masks,
 )
 from seqlab.errors import DataError
+from seqlab.data.schemes import split_tag
 
 RAW = ["O", "B-PER", "I-PER", "E-PER", "S-PER", "B-LOC", "I-LOC"]
 
@@ -76,3 +77,43 @@ def test_allowed_sequences_are_exactly_the_valid_ones(scheme):
             assert by_mask == sequence_allowed(names, scheme)
             assert by_mask == is_valid(names, scheme), names
     assert isinstance(allowed, torch.Tensor)
+
+
+def _scalar_pair(scheme, previous, tag):
+    """The constraint rules written out per pair of tags: the oracle for the vectorised masks."""
+    (p_prefix, p_kind), (prefix, kind) = split_tag(previous), split_tag(tag)
+    if scheme == "bio":
+        return prefix != "I" or (p_prefix in ("B", "I") and p_kind == kind)
+    if scheme == "iob1":
+        return prefix != "B" or (p_prefix in ("B", "I") and p_kind == kind)
+    if p_prefix in ("B", "I"):
+        return prefix in ("I", "E") and kind == p_kind
+    return prefix not in ("I", "E")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(["O", "NOUN", "B-A", "I-A", "E-A", "S-A", "B-B", "I-B", "E-B", "S-B", "I-C"]), min_size=1, max_size=12, unique=True),
+       st.sampled_from(["bio", "iob1", "bioes"]))
+def test_the_masks_are_the_pairwise_rules(tags, scheme):
+    from seqlab.data.schemes import transition_masks
+
+    allowed, start, end = transition_masks(tags, scheme)
+    assert allowed.tolist() == [[_scalar_pair(scheme, a, b) for b in tags] for a in tags]
+    prefixes = [split_tag(t)[0] for t in tags]
+    assert start.tolist() == [p != {"bio": "I", "iob1": "B"}.get(scheme, "I") and not (scheme == "bioes" and p == "E") for p in prefixes]
+    assert end.tolist() == [scheme != "bioes" or p not in ("B", "I") for p in prefixes]
+
+
+def test_twenty_thousand_distinct_tags_are_one_error_in_seconds(tmp_path):
+    import time
+
+    from seqlab.config.settings import load_config
+    from seqlab.errors import DataError
+    from seqlab.train.prepare import prepare_run
+
+    path = tmp_path / "many.conll"
+    path.write_text("".join(f"w{k}\tB-T{k}\n\n" for k in range(20_000)), encoding="utf-8")
+    began = time.perf_counter()
+    with pytest.raises(DataError, match=r"many.conll: 20,000 distinct tags; a seqlab model holds at most 10,000"):
+        prepare_run(load_config(None, [f"data.train={path}"]))
+    assert time.perf_counter() - began < 60

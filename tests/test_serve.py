@@ -307,6 +307,18 @@ def test_the_viewer_page_marks_entities_in_a_real_browser(server, tmp_path):
     assert dom.count("data-confidence=") == 2 and "<td>B-FRUIT</td>" in dom
 
 
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (CI installs it: apt-get install chromium)")
+def test_the_viewer_marks_the_right_characters_after_characters_outside_the_bmp(server, tmp_path):
+    """Offsets count code points; the page once sliced UTF-16 units and marked "ng ap" for "apple"."""
+    import re
+
+    text = "😀😀 I eat the apple. 𝐀 The Apple shares rose today."
+    url = f"{server.base}/?text={urllib.parse.quote(text)}"
+    done = subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", url], capture_output=True, text=True, timeout=120)
+    marked = re.findall(r'<mark class="entity"[^>]*>([^<]*)<', done.stdout)
+    assert marked == ["apple", "Apple"], done.stdout[-3000:]
+
+
 @settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 @given(st.lists(st.text(alphabet=st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), max_size=60), min_size=1, max_size=4), st.booleans())
 def test_the_service_gives_offsets_into_the_texts_sent(server, texts, split):

@@ -169,3 +169,20 @@ def test_a_fifo_or_device_as_the_transformer_config_is_refused_without_blocking(
     config.symlink_to("/dev/zero")
     with pytest.raises(ModelError, match="config.json: not a regular file"):
         Tagger.load(model)
+
+
+def test_a_vocab_txt_without_tokenizer_json_is_converted_and_no_tokenizer_at_all_is_one_line(tiny_transformer: Path, tmp_path: Path) -> None:
+    from transformers import AutoTokenizer
+
+    from seqlab.config.model import TransformerConfig
+    from seqlab.nn.backbone import load_backbone
+
+    source = tmp_path / "bert"
+    shutil.copytree(tiny_transformer, source)
+    vocab = AutoTokenizer.from_pretrained(str(source)).get_vocab()
+    (source / "vocab.txt").write_text("".join(f"{w}\n" for w, _ in sorted(vocab.items(), key=lambda item: item[1])), encoding="utf-8")
+    (source / "tokenizer.json").unlink()
+    assert load_backbone(TransformerConfig(model=str(source))).tokenizer.is_fast  # converted from vocab.txt
+    (source / "vocab.txt").unlink()  # no vocabulary left: transformers builds a tokenizer of the special tokens alone
+    run = seqlab("train", "--config", "configs/apple_lstm.yaml", "--set", f"model.embedding.transformer.model={source}", "--dry-run")
+    assert "its tokenizer has 5 tokens, its network's table" in one_line_error(run, "train")

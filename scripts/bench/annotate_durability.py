@@ -47,13 +47,15 @@ def start(db: Path, source: Path) -> tuple[subprocess.Popen, str]:
     process = subprocess.Popen(
         [sys.executable, "-m", "seqlab", "-q", "annotate", "--source", str(source), "--db", str(db), "--labels", "FRUIT,ORG", "--port", str(port),
          "--retrain-every", "5", "--set", "model.embedding.dim=16", "--set", "model.encoder.hidden=16", "--set", "model.embedding.char.kind=none",
-         "--set", "train.epochs=2"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+         "--set", "train.epochs=2"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"
     for _ in range(2400):  # up to 2 minutes: a busy machine starts it slowly
         try:
             call(base, "/healthz")
             return process, base
         except OSError:
+            if process.poll() is not None:
+                raise SystemExit(f"the server stopped: {process.stderr.read()[-1000:]}")
             time.sleep(0.05)
     raise SystemExit("the server did not start")
 

@@ -22,7 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from seqlab.annotate.learner import Labelled, Retraining, label_tags, pool_vocabularies, score_pool
+from seqlab.annotate.learner import (
+    Labelled,
+    Retraining,
+    label_tags,
+    pool_vocabularies,
+    score_pool,
+)
 from seqlab.annotate.strategies import NAMES, random_scores, ranked
 from seqlab.config.settings import Config
 from seqlab.data.readers import read_corpus

@@ -26,7 +26,13 @@ import torch
 from safetensors.torch import load_file
 from safetensors.torch import save as save_safetensors
 
-from seqlab.annotate.learner import Retraining, label_tags, pool_vocabularies, score_pool, spans_to_tags
+from seqlab.annotate.learner import (
+    Retraining,
+    label_tags,
+    pool_vocabularies,
+    score_pool,
+    spans_to_tags,
+)
 from seqlab.annotate.store import Store
 from seqlab.config.settings import Config
 from seqlab.data.batches import Vocabularies

@@ -11,6 +11,9 @@ from seqlab.config.typecheck import bounded
 MAX_PARAMETERS = 1_000_000_000
 """The most numbers a seqlab model may hold (4 GB of float32), its transformer included: a saved model or
 a transformer config that declares more is refused before anything is built."""
+MAX_TAGS = 10_000
+"""The most tags a model may have (the decoder keeps ``T × T`` transition scores): a corpus with more is
+refused before the vocabularies are built into a model, and so is a saved vocabulary."""
 
 
 @dataclass(frozen=True)

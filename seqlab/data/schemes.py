@@ -171,45 +171,59 @@ def is_valid(tags: Sequence[str], scheme: str) -> bool:
     return list(tags) == convert(tags, scheme)
 
 
-def _allowed_pair(scheme: str, previous: str, tag: str) -> bool:
-    p_prefix, p_kind = split_tag(previous)
-    prefix, kind = split_tag(tag)
+PREFIX_CODES = {"B": 0, "I": 1, "E": 2, "S": 3, "O": 4, "": 5}
+"""Each prefix as a small integer, so that the rules below work on whole tag sets at once."""
+_B, _I, _E = PREFIX_CODES["B"], PREFIX_CODES["I"], PREFIX_CODES["E"]
+
+
+def _codes(tags: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(prefix (T,), kind (T,))`` codes of each tag (kinds numbered in order of appearance)."""
+    parts = [split_tag(t) for t in tags]
+    kinds: dict[str, int] = {}
+    prefix = torch.tensor([PREFIX_CODES[p] for p, _ in parts], dtype=torch.long)  # (T,)
+    kind = torch.tensor([kinds.setdefault(k, len(kinds)) for _, k in parts], dtype=torch.long)  # (T,)
+    return prefix, kind
+
+
+def _allowed_pair(scheme: str, p_prev: torch.Tensor, k_prev: torch.Tensor, p_next: torch.Tensor, k_next: torch.Tensor) -> torch.Tensor:
+    """Whether a tag of prefix ``p_next`` and kind ``k_next`` may follow one of ``p_prev``/``k_prev`` (any
+    broadcastable shapes)."""
+    same = k_prev == k_next
+    inside = (p_prev == _B) | (p_prev == _I)
+    if scheme == "bio":  # I-X only continues a B-X or I-X
+        return (p_next != _I) | (inside & same)
+    if scheme == "iob1":  # B-X only directly after B-X/I-X of the same type
+        return (p_next != _B) | (inside & same)
+    continues = (p_next == _I) | (p_next == _E)  # bioes: after B-X/I-X only I-X/E-X; I/E only after B-X/I-X
+    return torch.where(inside, continues & same, ~continues)
+
+
+def _allowed_start(scheme: str, prefix: torch.Tensor) -> torch.Tensor:
     if scheme == "bio":
-        return prefix != "I" or (p_prefix in ("B", "I") and p_kind == kind)
+        return prefix != _I
     if scheme == "iob1":
-        return prefix != "B" or (p_prefix in ("B", "I") and p_kind == kind)
-    # bioes
-    inside = p_prefix in ("B", "I")
-    if inside:
-        return prefix in ("I", "E") and kind == p_kind
-    return prefix not in ("I", "E")
+        return prefix != _B
+    return (prefix != _I) & (prefix != _E)
 
 
-def _allowed_start(scheme: str, tag: str) -> bool:
-    prefix = split_tag(tag)[0]
-    if scheme == "bio":
-        return prefix != "I"
-    if scheme == "iob1":
-        return prefix != "B"
-    return prefix not in ("I", "E")
-
-
-def _allowed_end(scheme: str, tag: str) -> bool:
-    return scheme != "bioes" or split_tag(tag)[0] not in ("B", "I")
+def _allowed_end(scheme: str, prefix: torch.Tensor) -> torch.Tensor:
+    if scheme != "bioes":
+        return torch.ones_like(prefix, dtype=torch.bool)
+    return (prefix != _B) & (prefix != _I)
 
 
 def transition_masks(tags: Sequence[str], scheme: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``(allowed (T, T) [from, to], allowed_start (T,), allowed_end (T,))`` bool masks for this tag list."""
-    allowed = torch.tensor([[_allowed_pair(scheme, a, b) for b in tags] for a in tags], dtype=torch.bool)  # (T, T)
-    start = torch.tensor([_allowed_start(scheme, t) for t in tags], dtype=torch.bool)  # (T,)
-    end = torch.tensor([_allowed_end(scheme, t) for t in tags], dtype=torch.bool)  # (T,)
-    return allowed, start, end
+    """``(allowed (T, T) [from, to], allowed_start (T,), allowed_end (T,))`` bool masks for this tag list,
+    built at once from the tags' prefix and kind codes (linear in Python, ``T²`` only in the mask)."""
+    prefix, kind = _codes(tags)
+    allowed = _allowed_pair(scheme, prefix.unsqueeze(1), kind.unsqueeze(1), prefix.unsqueeze(0), kind.unsqueeze(0))  # (T, T)
+    return allowed, _allowed_start(scheme, prefix), _allowed_end(scheme, prefix)
 
 
 def sequence_allowed(tags: Sequence[str], scheme: str) -> bool:
     """Whether every start, transition and end of ``tags`` is allowed by ``scheme``'s constraints."""
     if not tags:
         return True
-    if not _allowed_start(scheme, tags[0]) or not _allowed_end(scheme, tags[-1]):
-        return False
-    return all(_allowed_pair(scheme, a, b) for a, b in zip(tags, tags[1:]))
+    prefix, kind = _codes(tags)
+    pairs = _allowed_pair(scheme, prefix[:-1], kind[:-1], prefix[1:], kind[1:])  # (n - 1,)
+    return bool(_allowed_start(scheme, prefix[0]) and _allowed_end(scheme, prefix[-1]) and pairs.all())

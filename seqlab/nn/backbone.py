@@ -120,10 +120,23 @@ def _check_size(library: Any, network_config: Any, where: str, declared: Mapping
             raise ModelError(f"{where}: describes a network of {total:,} numbers, the model's weights file holds {held:,}")
 
 
+def _check_tokenizer(tokenizer: Any, network_config: Any, where: str) -> None:
+    """The tokenizer must fit the network's token table: no id beyond it, and not a small fraction of it
+    (a directory without its tokenizer files gives a tokenizer of a handful of special tokens)."""
+    table = getattr(network_config, "vocab_size", None)
+    if isinstance(table, int) and not table // 2 <= len(tokenizer) <= table:
+        raise ModelError(f"model.embedding.transformer.model: '{where}': its tokenizer has {len(tokenizer):,} tokens, its network's table {table:,}: "
+                         "not the tokenizer it was trained with (are the tokenizer files there?)")
+
+
 def _tokenizer(library: Any, where: str, revision: str | None, local: bool) -> Any:
     def load(**extra: Any) -> Any:
-        with _no_prompt():
-            return library.AutoTokenizer.from_pretrained(where, revision=revision, local_files_only=local, trust_remote_code=False, **extra)
+        try:
+            with _no_prompt():
+                return library.AutoTokenizer.from_pretrained(where, revision=revision, local_files_only=local, trust_remote_code=False, **extra)
+        except (TypeError, ValueError, OSError, ImportError, AttributeError) as err:  # e.g. a slow-only tokenizer with no files to convert
+            raise ModelError(f"model.embedding.transformer.model: '{where}': no fast tokenizer (tokenizer.json) could be loaded or built from its files, "
+                             f"and word alignment needs one ({_first_line(err)})") from None
 
     tokenizer = load()
     if not getattr(tokenizer, "is_fast", False):
@@ -155,6 +168,7 @@ def load_backbone(config: TransformerConfig, saved: Path | None = None, declared
                     network_config = library.AutoConfig.from_pretrained(str(where), local_files_only=True, trust_remote_code=False)
                 _check_size(library, network_config, str(where / "config.json"), declared)
                 tokenizer = _tokenizer(library, str(where), None, local=True)
+                _check_tokenizer(tokenizer, network_config, str(where))
                 with _no_prompt():
                     network = library.AutoModel.from_config(network_config, trust_remote_code=False)
             except ModelError:
@@ -171,6 +185,7 @@ def load_backbone(config: TransformerConfig, saved: Path | None = None, declared
                 network_config = library.AutoConfig.from_pretrained(where, revision=config.revision, local_files_only=local, trust_remote_code=False)
             _check_size(library, network_config, f"model.embedding.transformer.model: '{name}'", None)
             tokenizer = _tokenizer(library, where, config.revision, local)
+            _check_tokenizer(tokenizer, network_config, name)
             with _no_prompt():
                 network = library.AutoModel.from_pretrained(
                     where, config=network_config, revision=config.revision, local_files_only=local, trust_remote_code=False, use_safetensors=True

@@ -27,10 +27,11 @@ import yaml
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as save_safetensors
 
-from seqlab.config.model import MAX_PARAMETERS
+from seqlab.config.model import MAX_PARAMETERS, MAX_TAGS
 from seqlab.config.settings import Config, config_from_dict, dump_config
 from seqlab.config.typecheck import load_yaml
 from seqlab.data.batches import Vocabularies
+from seqlab.data.schemes import PREFIXES, SCHEMES
 from seqlab.data.vocab import Vocab
 from seqlab.errors import ConfigError, ModelError
 from seqlab.files import read_limited
@@ -239,6 +240,7 @@ def load_bundle(directory: str | Path) -> Bundle:
         raise ModelError(f"{directory / VOCAB}: {err}") from None
     if len(vocabs.tags) > MAX_TAGS:
         raise ModelError(f"{directory / VOCAB}: {len(vocabs.tags):,} tags, more than a seqlab model holds ({MAX_TAGS:,})")
+    _check_tag_names(vocabs.tags.items, config, directory / VOCAB)
     lexicon = _read_json(directory / LEXICON)
     ambiguous = lexicon.get("ambiguous") if isinstance(lexicon, dict) else None
     if not isinstance(ambiguous, list) or not all(isinstance(w, str) for w in ambiguous):
@@ -246,8 +248,17 @@ def load_bundle(directory: str | Path) -> Bundle:
     return Bundle(config, vocabs, frozenset(ambiguous))
 
 
-MAX_TAGS = 10_000
-"""The most tags a vocabulary may hold (the decoder keeps ``T × T`` transition scores)."""
+
+
+def _check_tag_names(tags: list[str], config: Config, path: Path) -> None:
+    """Under a span scheme every tag is ``O`` or ``PREFIX-TYPE`` with a prefix of the decoder's scheme (a
+    ``Q-FRUIT`` would never be decoded into a span)."""
+    if config.data.tag_scheme not in SCHEMES:
+        return
+    prefixes = PREFIXES[config.model.decoder.scheme]
+    odd = [t for t in tags if t != "O" and (len(t) < 3 or t[1] != "-" or t[0] not in prefixes)]
+    if odd:
+        raise ModelError(f"{path}: tag '{odd[0][:40]}' is neither O nor one of {', '.join(prefixes)}-TYPE of the model's {config.model.decoder.scheme.upper()} tags")
 
 
 @contextlib.contextmanager
@@ -314,4 +325,6 @@ def load_state(model: torch.nn.Module, tensors: dict[str, torch.Tensor], path: P
             raise ModelError(f"{path}: '{name}' has shape {tuple(tensor.shape)}, the config implies {tuple(expected[name].shape)}")
         if tensor.dtype != expected[name].dtype:
             raise ModelError(f"{path}: '{name}' has dtype {tensor.dtype}, expected {expected[name].dtype}")
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise ModelError(f"{path}: '{name}' holds NaN or infinite values (a model with them tags everything alike)")
     model.load_state_dict(tensors)

@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from seqlab.config.model import MAX_TAGS
 from seqlab.config.settings import Config, TrainConfig
 from seqlab.data.batches import (
     EncodedSentence,
@@ -26,7 +27,7 @@ from seqlab.data.batches import (
 )
 from seqlab.data.readers import Sentence, read_corpus
 from seqlab.data.schemes import SCHEMES, check_tags, convert, detect_scheme, is_valid
-from seqlab.errors import ConfigError, ModelError
+from seqlab.errors import ConfigError, DataError, ModelError
 from seqlab.nn.backbone import PREFIX as TRANSFORMER
 from seqlab.nn.backbone import saved_backbone
 from seqlab.nn.model import TaggerModel, build_model
@@ -196,7 +197,10 @@ def to_model_scheme(config: Config, sentences: list[Sentence]) -> tuple[Config, 
 
 
 def _check_tags_known(sentences: Sequence[Sentence], vocabs: Vocabularies, config: Config) -> None:
-    """Every training tag must have an id (given vocabularies can lack one the data holds)."""
+    """Every training tag must have an id (given vocabularies can lack one the data holds), and there are
+    at most ``MAX_TAGS`` of them."""
+    if len(vocabs.tags) > MAX_TAGS:
+        raise DataError(config.data.train, None, f"{len(vocabs.tags):,} distinct tags; a seqlab model holds at most {MAX_TAGS:,} (is the tag column right?)")
     unknown = sorted({t for s in sentences for t in (s.tags or ()) if t not in vocabs.tags})
     if unknown:
         raise ConfigError([f"data.train: tags {', '.join(unknown[:5])} are not among the model's {len(vocabs.tags)} tags"])

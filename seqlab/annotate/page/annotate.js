@@ -51,6 +51,8 @@ function render() {
   const s = state.sentence;
   if (!s) { box.textContent = "Nothing left to annotate."; box.dataset.id = ""; return; }
   box.dataset.id = String(s.id);
+  const points = Array.from(s.text); // offsets count code points (Python's str), not UTF-16 units
+  const cut = (a, b) => points.slice(a, b).join("");
   const low = state.anchor === null ? -1 : Math.min(state.anchor, state.cursor);
   const high = state.anchor === null ? -1 : Math.max(state.anchor, state.cursor);
   let at = 0, k = 0;
@@ -59,18 +61,18 @@ function render() {
     const el = document.createElement("span");
     el.className = "tok" + (i === state.cursor ? " cursor" : "") + (i >= low && i <= high ? " chosen" : "");
     el.dataset.i = String(i);
-    el.textContent = s.text.slice(s.offsets[i][0], s.offsets[i][1]);
+    el.textContent = cut(s.offsets[i][0], s.offsets[i][1]);
     return el;
   };
   for (let i = 0; i < s.tokens.length;) {
-    box.append(document.createTextNode(s.text.slice(at, s.offsets[i][0])));
+    box.append(document.createTextNode(cut(at, s.offsets[i][0])));
     const span = state.spans[k];
     if (span && span[0] === i) {
       const mark = document.createElement("mark");
       mark.className = "entity " + labelClass(span[2]) + (k === state.selected ? " selected" : "");
       Object.assign(mark.dataset, { start: span[0], end: span[1], label: span[2], index: k });
       for (let j = span[0]; j < span[1]; j++) {
-        if (j > span[0]) mark.append(document.createTextNode(s.text.slice(s.offsets[j - 1][1], s.offsets[j][0])));
+        if (j > span[0]) mark.append(document.createTextNode(cut(s.offsets[j - 1][1], s.offsets[j][0])));
         mark.append(tokenNode(j));
       }
       const tag = document.createElement("sup");
@@ -90,7 +92,7 @@ function render() {
       i++;
     }
   }
-  box.append(document.createTextNode(s.text.slice(at)));
+  box.append(document.createTextNode(cut(at)));
 }
 
 function show(sentence, spans) {

@@ -36,12 +36,15 @@ function render(text, sentences) {
   const spans = sentences.flatMap((s) => s.spans).sort((a, b) => a.start_char - b.start_char);
   const out = $("result");
   out.replaceChildren();
+  // Offsets count code points (Python's str), not UTF-16 units: an emoji or 𝐀 is one of them here too.
+  const points = Array.from(text);
+  const cut = (a, b) => points.slice(a, b).join("");
   let at = 0;
   for (const span of spans) {
-    out.append(text.slice(at, span.start_char), entity(text.slice(span.start_char, span.end_char), span));
+    out.append(cut(at, span.start_char), entity(cut(span.start_char, span.end_char), span));
     at = span.end_char;
   }
-  out.append(text.slice(at));
+  out.append(cut(at));
   const rows = sentences.flatMap((s) => s.tokens.map((token, k) => element("tr", {}, [
     element("td", { text: token }), element("td", { text: s.tags[k] }), element("td", { text: s.probs ? s.probs[k].toFixed(4) : "" }),
   ])));
