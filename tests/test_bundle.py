@@ -144,6 +144,11 @@ def test_weights_that_disagree_with_the_vocabularies_are_refused_before_building
     (model_dir / VOCAB).write_text(json.dumps(vocab))
     built = []
     monkeypatch.setattr("seqlab.tagger.inference.build_model", lambda *a: built.append(a))
+    with pytest.raises(ModelError, match=r"vocab.json: not the file these weights were saved with"):
+        Tagger.load(model_dir)
+    from safetensors.torch import load_file, save_file
+
+    save_file(load_file(str(model_dir / "weights.safetensors")), str(model_dir / "weights.safetensors"))  # no recorded sha256: the sizes decide
     with pytest.raises(ModelError, match=r"'embedding.words.weight' is \(\d+, 16\), the vocabularies imply \d+ rows"):
         Tagger.load(model_dir)
     assert not built
@@ -211,3 +216,29 @@ def test_a_tag_outside_the_models_scheme_in_vocab_json_is_refused(model_dir, tmp
     (model / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
     with pytest.raises(ModelError, match=r"vocab.json: tag 'Q-FRUIT' is neither O nor one of B, I, E, S-TYPE"):
         Tagger.load(model)
+
+
+def test_vocabularies_of_another_model_of_the_same_shapes_are_refused(tiny_config, tmp_path):
+    import shutil
+
+    from seqlab.config.settings import replace_in
+
+    first = train(replace_in(tiny_config, "output_dir", str(tmp_path / "a")), progress=False).output_dir
+    second = train(replace_in(replace_in(tiny_config, "output_dir", str(tmp_path / "b")), "seed", 7), progress=False).output_dir
+    for name in ("vocab.json", "lexicon.json"):
+        mixed = tmp_path / f"mixed-{name}"
+        shutil.copytree(first, mixed)
+        tampered = (second / name).read_text(encoding="utf-8").replace('"B-FRUIT"', '"B-XXX"').replace('"B-ORG"', '"B-FRUIT"').replace('"B-XXX"', '"B-ORG"')
+        (mixed / name).write_text(tampered if name == "vocab.json" else tampered + " ", encoding="utf-8")
+        with pytest.raises(ModelError, match=f"{name}: not the file these weights were saved with"):
+            Tagger.load(mixed)
+
+
+def test_a_saved_config_that_lost_a_key_is_refused_not_read_as_the_default(model_dir):
+    import re
+
+    path = model_dir / "config.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(re.sub(r"\n *lowercase: \w+", "", text, count=1), encoding="utf-8")
+    with pytest.raises(ModelError, match=r"config.yaml: 'data.lowercase' is missing \(1 key\(s\) in all\); a saved config holds every key"):
+        Tagger.load(model_dir)

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import torch
 from safetensors.torch import load_file
-from safetensors.torch import save as save_safetensors
 
 from seqlab.annotate.strategies import STRATEGIES, random_scores
 from seqlab.config.settings import Config, DataConfig
@@ -29,7 +28,7 @@ from seqlab.data.schemes import spans as tag_spans
 from seqlab.data.schemes import tag_set
 from seqlab.data.vocab import Vocab
 from seqlab.errors import DataError
-from seqlab.tagger.bundle import WEIGHTS, write_atomic
+from seqlab.tagger.bundle import WEIGHTS, save_tensors, write_atomic
 from seqlab.tagger.inference import Tagger
 from seqlab.train.prepare import WarmStart
 from seqlab.train.run import TrainResult, quiet_training, train
@@ -135,7 +134,7 @@ class Retraining:
             table = tensors[name].clone()
             table[unseen] = table[self.vocabs.words.unk_id].clone()
             tensors[name] = table
-            write_atomic(out / WEIGHTS, save_safetensors(tensors))
+            save_tensors(out, tensors)
 
 
 def score_pool(tagger: Tagger, pool: Sequence[Sequence[str]], strategy: str, seed: int = 0) -> list[tuple[float, tuple[tuple[int, int, str, float], ...]]]:

@@ -24,7 +24,6 @@ from pathlib import Path
 
 import torch
 from safetensors.torch import load_file
-from safetensors.torch import save as save_safetensors
 
 from seqlab.annotate.learner import (
     Retraining,
@@ -37,7 +36,7 @@ from seqlab.annotate.store import Store
 from seqlab.config.settings import Config
 from seqlab.data.batches import Vocabularies
 from seqlab.data.vocab import Vocab
-from seqlab.tagger.bundle import WEIGHTS, Bundle, load_bundle, save_bundle, write_atomic
+from seqlab.tagger.bundle import WEIGHTS, Bundle, load_bundle, save_bundle, save_tensors
 from seqlab.tagger.inference import Tagger
 
 log = logging.getLogger("seqlab.annotate")
@@ -83,9 +82,9 @@ def grow(start: Path, vocabs: Vocabularies, out: Path) -> None:
             table, size = tensors[name], len(getattr(vocabs, which))
             extra = table[1:2].expand(size - table.shape[0], -1)  # (new, D): the <unk> row
             tensors[name] = torch.cat([table, extra]).contiguous()
-    write_atomic(out / WEIGHTS, save_safetensors(tensors))
     saved = load_bundle(start)
     save_bundle(out, Bundle(saved.config, vocabs, saved.ambiguous))
+    save_tensors(out, tensors)  # after the vocabularies: the weights record their sha256
 
 
 class Worker:

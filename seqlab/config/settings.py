@@ -41,7 +41,7 @@ from seqlab.files import read_limited
 __all__ = [
     "CharConfig", "Config", "DataConfig", "DecoderConfig", "EmbeddingConfig", "EncoderConfig", "KeySpec", "ModelConfig", "TrainConfig",
     "TransformerConfig",
-    "config_from_dict", "config_to_dict", "dump_config", "key_specs", "load_config", "parse_override", "replace_in", "with_impl",
+    "config_from_dict", "config_to_dict", "dump_config", "key_specs", "load_config", "missing_keys", "parse_override", "replace_in", "with_impl",
 ]
 
 
@@ -249,6 +249,18 @@ def with_impl(config: Config, impl: str) -> Config:
     if config.model.encoder.cell == "none" or config.model.encoder.impl == impl:
         return config
     return replace_in(config, "model.encoder.impl", impl)
+
+
+def missing_keys(raw: Any) -> list[str]:
+    """The leaf keys of ``Config`` that the mapping ``raw`` does not hold (a saved config holds them all)."""
+    missing = []
+    for spec in key_specs():
+        node = raw
+        for part in spec.key.split("."):
+            node = node.get(part, missing) if isinstance(node, dict) else missing
+        if node is missing:
+            missing.append(spec.key)
+    return missing
 
 
 def key_specs() -> Iterator[KeySpec]:

@@ -13,6 +13,7 @@ leaves the previous version or the new one, never a torn file.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import math
 import os
@@ -28,7 +29,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as save_safetensors
 
 from seqlab.config.model import MAX_PARAMETERS, MAX_TAGS
-from seqlab.config.settings import Config, config_from_dict, dump_config
+from seqlab.config.settings import Config, config_from_dict, dump_config, missing_keys
 from seqlab.config.typecheck import load_yaml
 from seqlab.data.batches import Vocabularies
 from seqlab.data.schemes import PREFIXES, SCHEMES
@@ -163,9 +164,29 @@ def state_tensors(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return tensors
 
 
+BOUND = (VOCAB, LEXICON)
+"""The files whose sha256 the weights file records: vocabularies from another model of the same shapes
+would silently swap the labels."""
+
+
+FINGERPRINTS = "seqlab.sha256"
+"""The weights file's metadata key: one JSON object, file name → sha256 (one key, so the header's bytes
+do not depend on the order safetensors writes several in)."""
+
+
+def _fingerprints(directory: Path) -> dict[str, str]:
+    return {name: hashlib.sha256(read_limited(directory / name, READ_LIMITS[name])).hexdigest() for name in BOUND}
+
+
+def save_tensors(directory: Path, tensors: dict[str, torch.Tensor]) -> None:
+    """Write ``tensors`` as ``weights.safetensors``, its header recording the sha256 of the directory's
+    vocabularies as they are now (write those first)."""
+    metadata = {FINGERPRINTS: json.dumps(_fingerprints(directory), sort_keys=True)}
+    write_atomic(directory / WEIGHTS, save_safetensors(tensors, metadata=metadata))
+
+
 def save_weights(directory: Path, model: torch.nn.Module) -> None:
-    tensors = state_tensors(model)
-    write_atomic(directory / WEIGHTS, save_safetensors(tensors))
+    save_tensors(directory, state_tensors(model))
 
 
 READ_LIMITS = {CONFIG: 1 << 20, VOCAB: 256 << 20, LEXICON: 256 << 20, METRICS: 64 << 20, HISTORY: 256 << 20}
@@ -226,6 +247,9 @@ def load_bundle(directory: str | Path) -> Bundle:
         raise ModelError(f"{directory}: model directory not found")
     try:
         raw = load_yaml(_read_text(directory / CONFIG))
+        absent = missing_keys(raw)
+        if absent:
+            raise ModelError(f"{directory / CONFIG}: '{absent[0]}' is missing ({len(absent)} key(s) in all); a saved config holds every key, so a lost one is not read as its default")
         config = config_from_dict(raw, str(directory / CONFIG))
     except yaml.YAMLError:
         raise ModelError(f"{directory / CONFIG}: invalid YAML") from None
@@ -272,6 +296,23 @@ def _open_weights(path: Path) -> Iterator[Any]:
             yield handle
     except (SafetensorError, OSError, ValueError, RuntimeError) as err:
         raise ModelError(f"{path}: not a valid safetensors file ({str(err).splitlines()[0][:120]})") from None
+
+
+def check_bound(directory: str | Path) -> None:
+    """The vocabularies are the ones the weights were saved with (when the weights file records them;
+    files written before it did are not checked)."""
+    directory = Path(directory)
+    with _open_weights(directory / WEIGHTS) as handle:
+        raw = (handle.metadata() or {}).get(FINGERPRINTS)
+    try:
+        recorded = json.loads(raw) if raw is not None else {}
+    except ValueError:
+        recorded = None
+    if not isinstance(recorded, dict):
+        raise ModelError(f"{directory / WEIGHTS}: its header's {FINGERPRINTS} is not a JSON object")
+    for name, digest in _fingerprints(directory).items():
+        if name in recorded and recorded[name] != digest:
+            raise ModelError(f"{directory / name}: not the file these weights were saved with (its sha256 differs from the one {WEIGHTS} records)")
 
 
 def check_sizes(directory: str | Path, bundle: Bundle) -> dict[str, tuple[int, ...]]:

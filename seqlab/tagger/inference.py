@@ -33,7 +33,7 @@ from seqlab.errors import ConfigError, ModelError
 from seqlab.nn.backbone import saved_backbone
 from seqlab.nn.crf import ChainHead
 from seqlab.nn.model import TaggerModel, build_model, rebuild
-from seqlab.tagger.bundle import Bundle, check_sizes, load_bundle, load_weights
+from seqlab.tagger.bundle import Bundle, check_bound, check_sizes, load_bundle, load_weights
 
 MAX_NBEST = 100
 """The most alternative sequences ``nbest`` gives (each costs ``B·T·k`` scores per position)."""
@@ -131,6 +131,7 @@ class Tagger:
         bundle = load_bundle(directory)
         if impl is not None:
             bundle = dataclasses.replace(bundle, config=_with_impl(bundle, impl, directory))
+        check_bound(directory)
         declared = check_sizes(directory, bundle)  # before anything is allocated
         model = build_model(bundle.config.model, bundle.vocabs, saved_backbone(bundle.config.model.embedding.transformer, Path(directory), declared))
         load_weights(directory, model)
