@@ -224,3 +224,10 @@ def test_a_fifo_or_a_device_as_the_config_is_refused_without_blocking(tmp_path):
         load_config(fifo)
     with pytest.raises(ConfigError, match="not a regular file"):
         load_config("/dev/zero")
+
+
+def test_a_learning_rate_no_optimiser_survives_is_out_of_range():
+    """``train.lr=1e38`` with Adam overflowed inside ``optimizer.step`` (a traceback)."""
+    with pytest.raises(ConfigError, match=r"'train.lr'.*out of range"):
+        load_config(None, ["train.lr=1e38"])
+    assert load_config(None, ["train.lr=100"]).train.lr == 100

@@ -399,6 +399,15 @@ CRAFTED = {
     "scheduler takes over the optimizer": lambda m: m["scheduler"].update(optimizer="x"),
     "optimizer groups garbage": lambda m: m["optimizer"].update(param_groups=[{"lr": "x"}]),
     "fingerprint a number": lambda m: m.update(fingerprint=5),
+    # the optimiser's groups, key by key: deleted or of another type (33 of 637 such variants were tracebacks)
+    **{f"group {key} deleted": (lambda key: lambda m: m["optimizer"]["param_groups"][0].pop(key))(key)
+       for key in ("lr", "betas", "eps", "amsgrad", "capturable", "params", "weight_decay")},
+    **{f"group {key} = {value!r}": (lambda key, value: lambda m: m["optimizer"]["param_groups"][0].update({key: value}))(key, value)
+       for key, value in (("lr", "x"), ("lr", None), ("lr", 1e400), ("betas", [0.9]), ("betas", "ab"), ("betas", [0.9, None]), ("eps", True),
+                          ("amsgrad", "yes"), ("amsgrad", 3), ("capturable", [1]), ("params", [0.5]), ("params", []), ("params", "0"),
+                          ("initial_lr", "x"))},
+    "groups not a list": lambda m: m["optimizer"].update(param_groups={}),
+    "a second group": lambda m: m["optimizer"]["param_groups"].append(dict(m["optimizer"]["param_groups"][0])),
     "scaler a list": lambda m: m.update(scaler=[]),
 }
 

@@ -85,11 +85,11 @@ class TrainConfig:
     (docs/recipes.md): Adam at lr 0.002 decayed by 0.05 per epoch, the mean loss over batches of 16,
     clipping at 5, dropout 0.5, word dropout 0.05, a character CNN, patience 5. The NCRF++-style recipe
     (SGD at lr 0.015 on the summed loss) is ``configs/conll2003_bilstm_crf.yaml``."""
-    lr: float = bounded(0.002, lo=0.0)
+    lr: float = bounded(0.002, lo=0.0, hi=100.0)
     """Initial learning rate."""
     momentum: float = bounded(0.0, lo=0.0, hi=1.0, hi_open=True)
     """SGD momentum (ignored by Adam/AdamW)."""
-    weight_decay: float = bounded(0.0, lo=0.0)
+    weight_decay: float = bounded(0.0, lo=0.0, hi=100.0)
     """L2 penalty (decoupled for AdamW)."""
     lr_decay: float = bounded(0.05, lo=0.0)
     """Learning rate in epoch ``e`` (0-based) is ``lr / (1 + lr_decay · e)``."""
@@ -135,7 +135,7 @@ class TrainConfig:
     checkpoint_every: int | None = bounded(None, lo=1)
     """Also write the resumable checkpoint every this many batches (it is always written at each epoch's
     end); ``null``: only at epoch ends."""
-    transformer_lr: float = bounded(5e-5, lo=0.0)
+    transformer_lr: float = bounded(5e-5, lo=0.0, hi=100.0)
     """Learning rate of a fine-tuned transformer (``model.embedding.transformer.fine_tune``), decayed like ``lr``."""
     transformer_warmup: float = bounded(0.1, lo=0.0, hi=1.0)
     """The fine-tuned transformer's learning rate rises linearly from 0 to ``transformer_lr`` over this

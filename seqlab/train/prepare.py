@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -196,6 +197,34 @@ def to_model_scheme(config: Config, sentences: list[Sentence]) -> tuple[Config, 
     return config, [Sentence(s.tokens, tuple(convert(s.tags or (), target)), s.line) for s in sentences]
 
 
+def check_groups(saved: object, fresh: list[dict], path: Path) -> None:
+    """A checkpoint's optimiser groups against a freshly built optimiser's (the schema): the same keys, the
+    same number of parameters, and each value of the fresh one's kind (a finite number, a flag, a tuple
+    of finite numbers), so that no crafted value reaches ``load_state_dict`` or a step."""
+    def number(v: object) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+    def fits(value: object, like: object) -> bool:
+        if isinstance(like, bool) or like is None:
+            return value is None or isinstance(value, bool)
+        if isinstance(like, (int, float)):
+            return number(value)
+        if isinstance(like, (tuple, list)):
+            return isinstance(value, (tuple, list)) and len(value) == len(like) and all(fits(v, w) for v, w in zip(value, like))
+        return type(value) is type(like)
+
+    if not isinstance(saved, list) or len(saved) != len(fresh):
+        raise ModelError(f"{path}: the optimiser state has {len(saved) if isinstance(saved, list) else 'no'} parameter groups, expected {len(fresh)}")
+    for k, (group, like) in enumerate(zip(saved, fresh)):
+        if not isinstance(group, dict) or set(group) - {"initial_lr"} != set(like) - {"initial_lr"}:
+            raise ModelError(f"{path}: optimiser group {k} does not have the keys of train.optimizer's groups")
+        for key, value in like.items():
+            ok = (isinstance(group[key], list) and len(group[key]) == len(value) and all(isinstance(i, int) and not isinstance(i, bool) for i in group[key])
+                  if key == "params" else fits(group[key], value))
+            if not ok or ("initial_lr" in group and not number(group["initial_lr"])):
+                raise ModelError(f"{path}: optimiser group {k}: '{key}' is {str(group[key])[:40]!r}, not what train.optimizer holds there")
+
+
 def _check_tags_known(sentences: Sequence[Sentence], vocabs: Vocabularies, config: Config) -> None:
     """Every training tag must have an id (given vocabularies can lack one the data holds), and there are
     at most ``MAX_TAGS`` of them."""
@@ -273,6 +302,7 @@ def prepare_run(
     schedule = make_schedule(optimizer, config.train)
     scaler = make_scaler(device, config.train.precision)
     if checkpoint is not None:
+        check_groups(checkpoint.optimizer.get("param_groups"), optimizer.state_dict()["param_groups"], checkpoint.path)
         try:
             optimizer.load_state_dict(checkpoint.optimizer)
             schedule.load_state_dict({**checkpoint.scheduler, "lr_lambdas": [None] * len(optimizer.param_groups)})
