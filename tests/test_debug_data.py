@@ -159,3 +159,21 @@ def test_a_file_with_no_sentence_is_an_error_not_a_clean_bill(tmp_path: Path, ca
     assert [(f.kind, f.count, f.examples) for f in report.errors] == [("no-sentences", 2, [str(docstart), str(empty)])]
     assert main(["debug", "data", "--train", str(docstart)]) == 1
     assert "error: no-sentences: 1 files with no sentence at all" in capsys.readouterr().out
+
+
+def test_tags_without_prefixes_are_said_to_be_read_as_plain_labels(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from seqlab.config.settings import load_config
+    from seqlab.train.prepare import prepare_run
+
+    path = _plant(tmp_path, ["I\tO", "eat\tO", "apple\tFRUIT", ""])
+    assert _finding(debug_data(str(path)), "no-prefixes").examples == [str(path)]
+    with caplog.at_level(logging.WARNING, logger="seqlab"):
+        prepare_run(load_config(None, [f"data.train={path}"]))
+    assert any("no B-/I- prefixes: read as one label per token" in r.getMessage() for r in caplog.records)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="seqlab"):
+        prepare_run(load_config(None, [f"data.train={path}", "data.tag_scheme=none"]))  # said explicitly: silent
+    assert not any("prefixes" in r.getMessage() for r in caplog.records)
+    assert not _finding(debug_data(str(_plant(tmp_path, ["I\tO", "apple\tB-FRUIT", ""], "bio.conll"))), "no-prefixes").count

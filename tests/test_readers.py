@@ -201,3 +201,17 @@ def test_a_lone_surrogate_escape_in_jsonl_is_a_data_error_naming_its_line(tmp_pa
     path.write_text('{"tokens": ["a"], "tags": ["\\udfff"]}\n', encoding="utf-8")
     with pytest.raises(DataError, match=r"s.jsonl:1: a lone surrogate"):
         read_corpus(path, DataConfig(format="jsonl"))
+
+
+def test_a_line_beyond_the_bound_is_a_data_error_read_with_bounded_memory(tmp_path, monkeypatch):
+    import seqlab.data.readers as readers
+    from seqlab.config.settings import DataConfig
+    from seqlab.errors import DataError
+
+    monkeypatch.setattr(readers, "MAX_LINE_BYTES", 1000)
+    path = tmp_path / "nul.txt"
+    path.write_bytes(b"ok O\n\n" + b"\x00" * 5000)
+    with pytest.raises(DataError, match=r"nul.txt:3: a line longer than 1,000 bytes"):
+        readers.read_corpus(path, DataConfig())
+    path.write_bytes(b"w O\n" * 10 + b"x" * 999 + b"\n")  # a line of exactly the bound (newline included) is read
+    assert len(list(readers.read_lines(path))) == 11

@@ -116,6 +116,7 @@ KINDS = (
     ("error", "no-sentences", "files with no sentence at all (empty, blank lines or -DOCSTART- only): training stops with 'no sentences found'"),
     ("error", "bare-tag", "tags that are neither O nor PREFIX-TYPE under a span scheme (training refuses them; data.tag_scheme: none reads them as plain labels)"),
     ("error", "unseen-tag", "dev/test tags never seen in training (under a span scheme: of an entity type training never saw), which the model cannot predict"),
+    ("warning", "no-prefixes", "training files whose tags have no B-/I- prefix: read as one label per token, no spans (set data.tag_scheme to say so)"),
     ("warning", "invalid-sequence", "sentences whose tags are not a valid sequence in the scheme (training repairs them the conlleval way)"),
     ("warning", "duplicate", "dev/test sentences that also occur in the training file (their scores flatter the model)"),
     ("warning", "long-sentence", f"sentences of more than {LONG_SENTENCE} tokens (a missing blank line?)"),
@@ -153,6 +154,8 @@ def debug_data(train: str, dev: str | None = None, test: str | None = None, data
     read = {name: _read(path, data, fmt, found) for name, path in named if path is not None}
     train_sents = read.get("train", [])  # read as labelled: every sentence has its tags
     scheme = data.tag_scheme if data.tag_scheme != "auto" else detect_scheme(s.tags or () for s in train_sents)
+    if data.tag_scheme == "auto" and scheme == "none":
+        found["no-prefixes"].add(str(train))
     span_scheme = scheme in SCHEMES
     train_tags = {_label(t, scheme) for s in train_sents for t in s.tags or ()}
     train_words = {t for s in train_sents for t in s.tokens}

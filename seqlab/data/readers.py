@@ -25,6 +25,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from seqlab.config.settings import DataConfig
 from seqlab.data.tokenizer import Source, sentences_of
@@ -68,11 +69,30 @@ def decode_lines(raw_lines: Iterable[bytes], name: str | Path) -> Lines:
             yield number, text
 
 
+MAX_LINE_BYTES = 16 << 20
+"""The longest line a file may hold (a document per line fits; a 1 GB file of NULs is one line, and
+reading it whole took 2.4 GB of memory)."""
+
+
+def bounded_lines(handle: Any, name: str | Path) -> Iterator[bytes]:
+    """The lines of a binary stream, each read with a bound: a line over ``MAX_LINE_BYTES`` is a
+    ``DataError`` naming it, after reading at most that much of it."""
+    number = 0
+    while True:
+        raw = handle.readline(MAX_LINE_BYTES + 1)
+        if not raw:
+            return
+        number += 1 + raw.count(b"\r", 0, len(raw) - 1)
+        if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+            raise DataError(name, number, f"a line longer than {MAX_LINE_BYTES:,} bytes (is this a text file?)")
+        yield raw
+
+
 def read_lines(source: str | Path) -> Lines:
     """``decode_lines`` over a file (or standard input for ``-``), streamed; a missing or unreadable file
     is a ``DataError``."""
     if str(source) == STDIN:
-        yield from decode_lines(sys.stdin.buffer, "<stdin>")
+        yield from decode_lines(bounded_lines(sys.stdin.buffer, "<stdin>"), "<stdin>")
         return
     try:
         kind = os.stat(source).st_mode
@@ -93,7 +113,7 @@ def read_lines(source: str | Path) -> Lines:
     except OSError as err:
         raise DataError(source, None, f"cannot read ({err.strerror})") from None
     with handle:
-        yield from decode_lines(handle, source)
+        yield from decode_lines(bounded_lines(handle, source), source)
 
 
 def conll_sentences(

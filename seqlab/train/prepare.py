@@ -183,6 +183,8 @@ def to_model_scheme(config: Config, sentences: list[Sentence]) -> tuple[Config, 
     if scheme == "auto":
         scheme = detect_scheme(s.tags or () for s in sentences)
         log.info("tag scheme of %s: %s", config.data.train, scheme)
+        if scheme == "none":
+            log.warning("%s: no B-/I- prefixes: read as one label per token (no spans); set data.tag_scheme to silence this", config.data.train)
         config = dataclasses.replace(config, data=dataclasses.replace(config.data, tag_scheme=scheme))
     check_tags(sentences, scheme, config.data.train)
     if config.train.metric == "auto":
