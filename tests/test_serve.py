@@ -361,3 +361,70 @@ def test_a_port_in_use_is_a_one_line_error_before_the_model_loads(model, capsys,
     err = capsys.readouterr().err.strip()
     assert err.startswith("seqlab serve: error: --host/--port: cannot listen on 127.0.0.1:") and "in use" in err
     assert not loaded
+
+
+def test_a_large_request_is_decoded_over_several_calls_and_a_small_one_is_not_held_behind_it():
+    """A fake decoder that records each call: a 100-sentence request with nbest and a later 1-sentence
+    request; the small one is answered long before the large one, and every sentence comes back in order."""
+    from seqlab.data.readers import Sentence
+
+    calls: list[list[str]] = []
+
+    class Recorder:
+        def tag(self, sentences, nbest=0, probs=True):
+            calls.append([s.tokens[0] for s in sentences])
+            time.sleep(0.002 * sum(len(s.tokens) for s in sentences) * (1 + nbest) / 10)
+            return [s.tokens[0] for s in sentences]
+
+    big = [Sentence((f"big{k}", *["w"] * 49), None) for k in range(100)]
+    small = [Sentence(("small",), None)]
+
+    async def run():
+        batcher = Batcher(Recorder(), max_batch=64, max_work=64 * 40)
+        worker = asyncio.create_task(batcher.run())
+        finished = []
+
+        async def ask(name, sentences, nbest):
+            result = await batcher.tag(sentences, False, nbest)
+            finished.append(name)
+            return result
+
+        large = asyncio.create_task(ask("big", big, 2))
+        await asyncio.sleep(0.01)
+        little = asyncio.create_task(ask("small", small, 0))
+        results = await asyncio.gather(large, little)
+        worker.cancel()
+        return results, finished
+
+    (large, little), finished = asyncio.run(run())
+    assert large == [f"big{k}" for k in range(100)] and little == ["small"]
+    assert finished == ["small", "big"]
+    assert len(calls) >= 6 and all(len([w for w in c if w != "small"]) * 50 * 3 <= 64 * 40 for c in calls)  # 17 of these sentences a call
+    assert all(len(c) <= 64 for c in calls)
+
+
+def test_a_stalled_body_gets_a_408_a_dropped_one_no_traceback_and_neither_holds_up_shutdown(model):
+    headers = b"POST /v1/tag HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+    with running_server(model, "--request-timeout", "1") as client:
+        port = int(client.base.rsplit(":", 1)[1])
+        stalled = socket.create_connection(("127.0.0.1", port))
+        stalled.sendall(headers)  # and never the body
+        stalled.settimeout(20)
+        began = time.monotonic()
+        assert stalled.recv(100).startswith(b"HTTP/1.1 408")
+        assert time.monotonic() - began < 10
+        dropped = socket.create_connection(("127.0.0.1", port))
+        dropped.sendall(headers + b'{"texts": ["I eat')
+        dropped.close()  # gone mid-body
+        held = socket.create_connection(("127.0.0.1", port))
+        held.sendall(headers[:40])  # headers never finished: must not hold up shutdown
+        time.sleep(0.5)
+        assert client.tag(texts=["I eat the apple."])[0] == 200
+        client.process.terminate()
+        began = time.monotonic()
+        client.process.wait(timeout=30)
+        assert time.monotonic() - began < 15
+        log = client.process.stderr.read().decode()
+        assert "Traceback" not in log, log[-2000:]
+        held.close()
+        stalled.close()

@@ -29,4 +29,5 @@ def run(
 
     service = build_service(store, labels, config, strategy, retrain_every, per_sentence, first, start, token)
     print(f"annotating {store.pool_size():,} sentences of {store.meta()['source']} into {store.path}: http://{host}:{port}/")
-    uvicorn.run(create_app(service), host=host, port=port, log_level="warning" if quiet else "info", access_log=False, timeout_keep_alive=5)
+    uvicorn.run(create_app(service), host=host, port=port, log_level="warning" if quiet else "info", access_log=False, timeout_keep_alive=5,
+                timeout_graceful_shutdown=5)

@@ -270,7 +270,7 @@ def _serve(args: argparse.Namespace) -> int:
     threads = _thread_count(args) or 1  # the decoding process's; the HTTP process needs a core too
     limits = Limits(args.max_request_bytes, args.max_sentences, args.max_tokens)
     device = str(resolve_device(args.device, "--device"))
-    serve(args.model, args.host, args.port, limits, args.max_batch, args.max_wait_ms / 1000, device, threads, quiet=args.quiet)
+    serve(args.model, args.host, args.port, limits, args.max_batch, args.max_wait_ms / 1000, device, threads, quiet=args.quiet, body_seconds=args.request_timeout)
     return 0
 
 

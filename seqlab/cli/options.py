@@ -7,7 +7,7 @@ import socket
 from seqlab.errors import ConfigError
 
 SERVE_RANGES = {"port": (0, 65535), "max_batch": (1, 4096), "max_wait_ms": (0, 10_000), "max_request_bytes": (1, 1 << 30),
-                "max_sentences": (1, 100_000), "max_tokens": (1, 100_000)}
+                "max_sentences": (1, 100_000), "max_tokens": (1, 100_000), "request_timeout": (0.1, 3600)}
 """The range of each numeric option of ``seqlab serve`` (a wait of ``inf`` answered nothing, ever)."""
 ANNOTATE_RANGES = {"port": (0, 65535), "retrain_every": (1, 1_000_000), "per_sentence": (1, 100)}
 """The same for ``seqlab annotate``."""

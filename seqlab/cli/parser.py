@@ -115,6 +115,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     serve.add_argument("--max-request-bytes", type=int, default=1 << 20, metavar="N", help="largest request body")
     serve.add_argument("--max-sentences", type=int, default=256, metavar="N", help="sentences per request at most (after splitting)")
     serve.add_argument("--max-tokens", type=int, default=1000, metavar="N", help="tokens per sentence at most")
+    serve.add_argument("--request-timeout", type=float, default=30.0, metavar="S", help="seconds a request body may take to arrive (else 408)")
     serve.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
     serve.add_argument("--threads", type=int, metavar="N", help="CPU threads for torch in the decoding process (default 1: the HTTP process needs a core too)")
 
