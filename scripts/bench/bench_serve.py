@@ -9,8 +9,12 @@ at most ``--requests`` requests and stops after ``--seconds``; the server is sto
 with the mean of the two runs around it). Prints, per level: sentences/s, p50/p99 latency, the offline
 sentences/s and the ratio.
 
+``--mixed N``: instead, the largest request the default limits allow (256 sentences of 1,000 tokens,
+``nbest`` 100, ``probs``) is sent again and again by one client while another sends 1-token requests for
+N seconds; prints the small requests' p50/p99/largest latency (and the large ones').
+
 Usage: python scripts/bench/bench_serve.py --model runs/conll2003_fast [--data ../shared/data/conll2003/test.txt]
-                                     [--clients 1 8 64] [--requests 2000] [--seconds 60] [--max-batch 64] [--max-wait-ms 5]
+                                     [--clients 1 8 64] [--requests 2000] [--seconds 60] [--max-batch 64] [--max-wait-ms 5] [--mixed 60]
 """
 from __future__ import annotations
 
@@ -137,6 +141,39 @@ def offline(model: str, path: Path) -> float:
     return int(found.group(1)) / float(found.group(2))
 
 
+def mixed(port: int, seconds: float) -> None:
+    """Small requests beside the largest one, from two threads; their latencies."""
+    import threading
+
+    big = json.dumps({"tokens": [["a"] * 1000] * 256, "nbest": 100, "probs": True}, separators=(",", ":")).encode()  # just under 1 MiB
+    small = json.dumps({"tokens": [["apple"]]}).encode()
+    stop, timings = threading.Event(), {"small": [], "large": []}
+
+    def send(name: str, body: bytes) -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+        while not stop.is_set():
+            began = time.perf_counter()
+            connection.request("POST", "/v1/tag", body, {"Content-Type": "application/json"})
+            response = connection.getresponse()
+            response.read()
+            assert response.status == 200, response.status
+            timings[name].append(time.perf_counter() - began)
+
+    threads = [threading.Thread(target=send, args=("large", big)), threading.Thread(target=send, args=("small", small))]
+    threads[0].start()
+    time.sleep(1.0)
+    threads[1].start()
+    time.sleep(seconds)
+    stop.set()
+    for thread in threads:
+        thread.join()
+    for name, values in timings.items():
+        values.sort()
+        if values:
+            print(f"{name:5} requests: {len(values):5}  p50 {1000 * statistics.median(values):9.1f} ms  "
+                  f"p99 {1000 * values[min(len(values) - 1, int(0.99 * len(values)))]:9.1f} ms  largest {1000 * values[-1]:9.1f} ms")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True)
@@ -148,6 +185,7 @@ def main() -> None:
     parser.add_argument("--max-batch", type=int, default=64)
     parser.add_argument("--max-wait-ms", type=float, default=0.0)
     parser.add_argument("--threads", type=int, default=1, help="the server's decoding threads")
+    parser.add_argument("--mixed", type=float, metavar="SECONDS", help="small requests beside the largest one for this long, instead of the levels")
     args = parser.parse_args()
     data = load_bundle(args.model).config.data
     sentences = [s.tokens for s in iter_sentences(args.data, data, require_tags=False, fmt=args.format) if s.tokens]
@@ -162,6 +200,9 @@ def main() -> None:
     try:
         wait_ready(port, server)
         load(port, bodies[:50], 4, 200, 10.0)  # warm-up: first-call costs out of the figures
+        if args.mixed is not None:
+            mixed(port, args.mixed)
+            return
         print(f"{len(sentences)} sentences of {args.data}; server --max-batch {args.max_batch} --max-wait-ms {args.max_wait_ms} "
               f"--threads {args.threads}; {os.cpu_count()} CPUs; offline = seqlab predict on the same sentences (default threads), "
               "run before and after each level (the server idle)")
