@@ -39,7 +39,7 @@ from seqlab.annotate.queue import Queue
 from seqlab.annotate.requests import BODY_LIMIT, parse_answer, parse_name, parse_undo
 from seqlab.annotate.store import Store
 from seqlab.annotate.trainer import Trainer
-from seqlab.serve.app import error, read_body
+from seqlab.serve.app import ERROR_HANDLERS, error, healthz, read_body
 from seqlab.serve.requests import RequestError
 
 PAGE = Path(str(resources.files("seqlab.annotate") / "page"))
@@ -174,17 +174,8 @@ def create_app(service: Service) -> Starlette:
             service.queue.hold(sentence, parsed.annotator)
         return JSONResponse({"sentence": sentence})
 
-    async def healthz(request: Request) -> Response:
-        return JSONResponse({"status": "ok"})
-
     async def index(request: Request) -> Response:
         return FileResponse(PAGE / "index.html")
-
-    async def not_found(request: Request, exc: Exception) -> Response:
-        return error(404, f"no such path: {request.url.path}")
-
-    async def wrong_method(request: Request, exc: Exception) -> Response:
-        return error(405, f"{request.method} is not allowed on {request.url.path}")
 
     routes = [
         route("/api/state", state, ["GET"]),
@@ -197,4 +188,4 @@ def create_app(service: Service) -> Starlette:
         Mount("/page", StaticFiles(directory=PAGE), name="page"),
     ]
     middleware = [Middleware(TokenCheck, token=service.token)] if service.token else []
-    return Starlette(routes=routes, lifespan=lifespan, middleware=middleware, exception_handlers={404: not_found, 405: wrong_method})
+    return Starlette(routes=routes, lifespan=lifespan, middleware=middleware, exception_handlers=ERROR_HANDLERS)

@@ -72,6 +72,23 @@ async def read_body(request: Request, limit: int, seconds: float = BODY_SECONDS)
         raise RequestError(400, "the client went away before its body arrived") from None
 
 
+async def healthz(request: Request) -> Response:
+    """``GET /healthz``: the process answers."""
+    return JSONResponse({"status": "ok"})
+
+
+async def not_found(request: Request, exc: Exception) -> Response:
+    return error(404, f"no such path: {request.url.path}")
+
+
+async def wrong_method(request: Request, exc: Exception) -> Response:
+    return error(405, f"{request.method} is not allowed on {request.url.path}")
+
+
+ERROR_HANDLERS = {404: not_found, 405: wrong_method}
+"""404 and 405 as ``{"error": ...}`` JSON, like every other refusal."""
+
+
 def answer_json(inputs: Any, analyses: list) -> bytes:
     """The ``/v1/tag`` answer as JSON bytes (built off the event loop: a large answer takes seconds)."""
     results, at = [], 0
@@ -115,9 +132,6 @@ def create_app(
     async def model(request: Request) -> Response:
         return JSONResponse(summary)
 
-    async def healthz(request: Request) -> Response:
-        return JSONResponse({"status": "ok"})
-
     async def readyz(request: Request) -> Response:
         ready = state["ready"] and getattr(decoder, "alive", True)
         return JSONResponse({"ready": True}) if ready else JSONResponse({"ready": False}, status_code=503)
@@ -128,12 +142,6 @@ def create_app(
     async def index(request: Request) -> Response:
         return FileResponse(STATIC / "index.html")
 
-    async def not_found(request: Request, exc: Exception) -> Response:
-        return error(404, f"no such path: {request.url.path}")
-
-    async def wrong_method(request: Request, exc: Exception) -> Response:
-        return error(405, f"{request.method} is not allowed on {request.url.path}")
-
     routes = [
         Route("/v1/tag", tag, methods=["POST"]),
         Route("/v1/model", model, methods=["GET"]),
@@ -143,7 +151,7 @@ def create_app(
         Route("/", index, methods=["GET"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
-    return Starlette(routes=routes, lifespan=lifespan, exception_handlers={404: not_found, 405: wrong_method})
+    return Starlette(routes=routes, lifespan=lifespan, exception_handlers=ERROR_HANDLERS)
 
 
 def serve(directory: str | Path, host: str = "127.0.0.1", port: int = 8000, limits: Limits = Limits(), max_batch: int = 64,
