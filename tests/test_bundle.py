@@ -7,14 +7,8 @@ import torch
 
 from seqlab.config.settings import replace_in
 from seqlab.errors import ModelError
-from seqlab.tagger.bundle import (
-    CONFIG,
-    VOCAB,
-    WEIGHTS,
-    load_bundle,
-    load_weights,
-    write_atomic,
-)
+from seqlab.files import write_atomic
+from seqlab.tagger.bundle import CONFIG, VOCAB, WEIGHTS, load_bundle, load_weights
 from seqlab.tagger.inference import Tagger
 from seqlab.train.run import train
 

@@ -157,7 +157,7 @@ def test_weights_that_stop_being_finite_are_never_saved(tiny_config, tmp_path):
 
 
 def test_a_second_writer_of_a_model_directory_is_refused_at_once(tiny_config, tmp_path):
-    from seqlab.tagger.bundle import writer_lock
+    from seqlab.files import writer_lock
 
     with writer_lock(tmp_path / "m"):
         with pytest.raises(ModelError, match=r"another seqlab train \(pid \d+\) is writing this directory"):

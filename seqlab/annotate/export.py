@@ -10,7 +10,7 @@ from pathlib import Path
 
 from seqlab.annotate.learner import spans_to_tags, write_conll
 from seqlab.annotate.store import Store
-from seqlab.tagger.bundle import write_atomic
+from seqlab.files import write_atomic
 from seqlab.tagger.metrics import span_scores
 
 

@@ -28,7 +28,8 @@ from seqlab.data.schemes import spans as tag_spans
 from seqlab.data.schemes import tag_set
 from seqlab.data.vocab import Vocab
 from seqlab.errors import DataError
-from seqlab.tagger.bundle import WEIGHTS, save_tensors, write_atomic
+from seqlab.files import write_atomic
+from seqlab.tagger.bundle import WEIGHTS, save_tensors
 from seqlab.tagger.inference import Tagger
 from seqlab.train.prepare import WarmStart
 from seqlab.train.run import TrainResult, quiet_training, train

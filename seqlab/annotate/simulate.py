@@ -34,8 +34,8 @@ from seqlab.config.settings import Config
 from seqlab.data.readers import read_corpus
 from seqlab.data.schemes import SCHEMES, detect_scheme, split_tag
 from seqlab.errors import ConfigError
+from seqlab.files import write_json
 from seqlab.plots import PlotUnavailable, lines
-from seqlab.tagger.bundle import write_json
 from seqlab.tagger.inference import Tagger
 from seqlab.train.loop import TrainResult
 

@@ -16,8 +16,6 @@ import contextlib
 import hashlib
 import json
 import math
-import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +33,7 @@ from seqlab.data.batches import Vocabularies
 from seqlab.data.schemes import PREFIXES, SCHEMES
 from seqlab.data.vocab import Vocab
 from seqlab.errors import ConfigError, ModelError
-from seqlab.files import read_limited
+from seqlab.files import read_limited, write_atomic, write_json
 
 CONFIG = "config.yaml"
 VOCAB = "vocab.json"
@@ -43,96 +41,6 @@ LEXICON = "lexicon.json"
 WEIGHTS = "weights.safetensors"
 METRICS = "metrics.json"
 HISTORY = "metrics.jsonl"
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Replace ``path`` by ``data`` in one step: a crash leaves the old or the new content.
-
-    The data goes to a temporary file in the same directory, is flushed to disk, renamed over ``path``,
-    and the directory entry is flushed too (so the new file survives a power loss). The file gets the
-    permissions any new file gets (``0666`` less the umask), not the temporary file's private ``0600``.
-    A failure to write (full disk, no permission) is a ``ModelError`` naming the file; the previous
-    version stays as it was and no temporary file is left behind.
-    """
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as err:
-        raise ModelError(f"{path}: cannot write ({err.strerror or err})") from None
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fchmod(out.fileno(), 0o666 & ~_umask())
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-        _sync_directory(path.parent)
-    except OSError as err:
-        Path(tmp).unlink(missing_ok=True)
-        kept = "; the previous version is kept" if path.exists() else ""
-        raise ModelError(f"{path}: cannot write ({err.strerror or err}){kept}") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _sync_directory(directory: Path) -> None:
-    """Flush a directory's entries to disk (where the platform allows opening a directory)."""
-    try:
-        handle = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(handle)
-    except OSError:
-        pass
-    finally:
-        os.close(handle)
-
-
-LOCK = ".lock"
-
-
-@contextlib.contextmanager
-def writer_lock(directory: Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``directory`` (created if missing) while a run writes it; a second
-    writer gets a ``ModelError`` at once instead of interleaving its files with the first's. The lock
-    is the operating system's (``flock``): it ends with the process, even one killed by ``kill -9``."""
-    try:
-        import fcntl
-    except ImportError:  # no flock on this platform: no protection, as before
-        yield
-        return
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        handle = open(directory / LOCK, "a+")
-    except OSError as err:
-        raise ModelError(f"{directory}: cannot write ({err.strerror or err})") from None
-    with handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            handle.seek(0)
-            owner = handle.read().strip() or "?"
-            raise ModelError(f"{directory}: another seqlab train (pid {owner}) is writing this directory; wait for it or choose another --output") from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def write_json(path: Path, data: Any) -> None:
-    write_atomic(path, (json.dumps(data, indent=1, ensure_ascii=False) + "\n").encode("utf-8"))
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,13 @@ from seqlab.errors import ConfigError, ModelError
 from seqlab.nn.backbone import saved_backbone
 from seqlab.nn.crf import ChainHead
 from seqlab.nn.model import TaggerModel, build_model, rebuild
-from seqlab.tagger.bundle import Bundle, check_bound, check_sizes, load_bundle, load_weights
+from seqlab.tagger.bundle import (
+    Bundle,
+    check_bound,
+    check_sizes,
+    load_bundle,
+    load_weights,
+)
 
 MAX_NBEST = 100
 """The most alternative sequences ``nbest`` gives (each costs ``B·T·k`` scores per position)."""

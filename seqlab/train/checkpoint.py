@@ -27,7 +27,8 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as save_safetensors
 
 from seqlab.errors import ModelError
-from seqlab.tagger.bundle import state_tensors, write_atomic
+from seqlab.files import write_atomic
+from seqlab.tagger.bundle import state_tensors
 
 CHECKPOINT = "checkpoint.safetensors"
 FORMAT = 1

@@ -34,9 +34,10 @@ from seqlab.distributed import (
     sum_all,
 )
 from seqlab.errors import ModelError, SeqlabError
+from seqlab.files import write_json
 from seqlab.nn.model import count_parameters
 from seqlab.tagger import bundle as files
-from seqlab.tagger.bundle import load_weights, save_weights, write_json
+from seqlab.tagger.bundle import load_weights, save_weights
 from seqlab.tagger.evaluate import Evaluator
 from seqlab.tagger.inference import Tagger
 from seqlab.tagger.metrics import Report

@@ -24,17 +24,12 @@ from seqlab.config.settings import Config, config_to_dict, load_config
 from seqlab.device import resolve_device
 from seqlab.distributed import Context, any_rank, from_environment, join, leave, wrap
 from seqlab.errors import ConfigError, ModelError, SeqlabError
+from seqlab.files import write_atomic, writer_lock
 from seqlab.nn.backbone import SUBDIRECTORY as TRANSFORMER_FILES
 from seqlab.nn.backbone import save_backbone
 from seqlab.nn.model import Objective, count_parameters
 from seqlab.tagger import bundle as files
-from seqlab.tagger.bundle import (
-    load_bundle,
-    read_summary,
-    save_bundle,
-    write_atomic,
-    writer_lock,
-)
+from seqlab.tagger.bundle import load_bundle, read_summary, save_bundle
 from seqlab.tagger.evaluate import Evaluator
 from seqlab.tagger.inference import Tagger
 from seqlab.tagger.metrics import Report
