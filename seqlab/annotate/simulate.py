@@ -149,7 +149,7 @@ def _curve(
         rounds.append({
             "round": k + 1, "sentences": len(labelled), "tokens": tokens, "token_share": tokens / total, "sentence_share": len(labelled) / len(gold),
             "test": score(result, metric), "dev": None if result.dev is None else (result.dev.f1 if metric == "f1" else result.dev.accuracy),
-            "epochs": result.epochs_run, "seconds": round(result.seconds, 2), "labelled": labelled,
+            "epochs": result.epochs_run, "seconds": round(result.seconds, 2), "labelled": list(labelled),  # a copy: the list grows on
         })
         write_json(state_path, {"strategy": strategy, "seed": seed, "rounds": rounds})
         previous = directory
