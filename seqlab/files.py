@@ -109,6 +109,10 @@ def _sync_directory(directory: Path) -> None:
 LOCK = ".lock"
 
 
+class Busy(ModelError):
+    """Another process holds the lock of the directory ``writer_lock`` was asked for."""
+
+
 @contextlib.contextmanager
 def writer_lock(directory: Path) -> Iterator[None]:
     """Hold an exclusive lock on ``directory`` (created if missing) while a run writes it; a second
@@ -130,7 +134,7 @@ def writer_lock(directory: Path) -> Iterator[None]:
         except OSError:
             handle.seek(0)
             owner = handle.read().strip() or "?"
-            raise ModelError(f"{directory}: another seqlab train (pid {owner}) is writing this directory; wait for it or choose another --output") from None
+            raise Busy(f"{directory}: another seqlab train (pid {owner}) is writing this directory; wait for it or choose another --output") from None
         handle.seek(0)
         handle.truncate()
         handle.write(str(os.getpid()))

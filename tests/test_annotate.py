@@ -258,10 +258,12 @@ def test_kill_9_of_the_server_or_the_trainer_loses_no_committed_answer(tmp_path:
                 wait_for(lambda: children_of(client.process.pid) not in ([], killed), 30)  # restarted
                 time.sleep(rng.uniform(0.2, 1.0))
                 assert streamer.is_alive()  # the page went on answering throughout
+            trainers = children_of(client.process.pid)
             client.process.send_signal(signal.SIGKILL)
             client.process.wait()
             stop.set()
             streamer.join()
+            wait_for(lambda: not any(Path(f"/proc/{pid}").exists() for pid in trainers), 30)  # no trainer outlives its server
         with sqlite3.connect(db) as raw:
             keys = {row[0] for row in raw.execute("SELECT key FROM answers")}
         assert acknowledged and set(acknowledged) <= keys and Store(db).integrity() == "ok"

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import multiprocessing
+import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ from seqlab.annotate.store import Store
 from seqlab.config.settings import Config
 from seqlab.data.batches import Vocabularies
 from seqlab.data.vocab import Vocab
+from seqlab.files import Busy, writer_lock
 from seqlab.tagger.bundle import WEIGHTS, Bundle, load_bundle, save_bundle, save_tensors
 from seqlab.tagger.inference import Tagger
 
@@ -140,13 +142,27 @@ class Worker:
         return True
 
 
-def run_forever(session: Session, threads: int = 1) -> None:
-    """The trainer process's body: check every second whether a retraining is due."""
+def run_forever(session: Session, threads: int = 1, parent: int | None = None) -> None:
+    """The trainer process's body: check every second whether a retraining is due. It stops when the
+    server that started it is gone (a server killed with ``kill -9`` cannot stop it), and only one
+    trainer works on a store at a time (another waits for the lock on the models' directory). ``parent``:
+    the server's pid, given by the server (a server killed while this process was still starting would
+    otherwise leave it an orphan that takes its new parent for the server)."""
     torch.set_num_threads(threads)
-    worker = Worker(session)
+    parent = os.getppid() if parent is None else parent
     while True:
-        if not worker.step():
-            time.sleep(1.0)
+        try:
+            with writer_lock(Path(session.models)):
+                worker = Worker(session)
+                while os.getppid() == parent:
+                    if not worker.step():
+                        time.sleep(1.0)
+                return
+        except Busy:
+            pass
+        if os.getppid() != parent:
+            return
+        time.sleep(1.0)
 
 
 class Trainer:
@@ -159,7 +175,7 @@ class Trainer:
 
     def start(self) -> None:
         context = multiprocessing.get_context("spawn")
-        self.process = context.Process(target=run_forever, args=(self.session, self.threads), name="seqlab-annotate-trainer", daemon=True)
+        self.process = context.Process(target=run_forever, args=(self.session, self.threads, os.getpid()), name="seqlab-annotate-trainer", daemon=True)
         self.process.start()
 
     @property
