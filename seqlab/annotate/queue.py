@@ -33,17 +33,30 @@ class Queue:
         self.version: int | None = None
         self.scored: dict[int, tuple[int, float, tuple[Suggested, ...]]] = {}
         self.holders: dict[int, tuple[str, float]] = store.holds()
+        self.loading = False
         self.lock = threading.Lock()
 
     def refresh(self) -> None:
-        """Take the latest model's suggestions and order when they changed."""
+        """Take the latest model's suggestions and order when they changed: the first ones at once, later
+        ones in a thread of their own (reading a large pool's scores takes a while; the page goes on with
+        the previous order meanwhile)."""
         version = self.store.suggestion_version()
-        if version is None or version == self.version:
+        if version is None or version == self.version or self.loading:
             return
-        scored = self.store.suggestions()
-        order = ranked({k: score for k, (_, score, _) in scored.items()}) if self.by_score else self.cold
-        with self.lock:
-            self.version, self.scored, self.order = version, scored, order
+        if self.version is None:
+            self._load(version)
+            return
+        self.loading = True
+        threading.Thread(target=self._load, args=(version,), name="seqlab-queue-refresh", daemon=True).start()
+
+    def _load(self, version: int) -> None:
+        try:
+            scored = self.store.suggestions()
+            order = ranked({k: score for k, (_, score, _) in scored.items()}) if self.by_score else self.cold
+            with self.lock:
+                self.version, self.scored, self.order = version, scored, order
+        finally:
+            self.loading = False
 
     def suggestion(self, sentence: int) -> tuple[int, float, tuple[Suggested, ...]] | None:
         return self.scored.get(sentence)

@@ -105,7 +105,10 @@ class Store:
         self.path = Path(path)
 
     @contextlib.contextmanager
-    def _open(self, write: bool = False) -> Iterator[sqlite3.Connection]:
+    def _open(self, write: bool = False, durable: bool = True) -> Iterator[sqlite3.Connection]:
+        """A connection; ``write``: inside one ``BEGIN IMMEDIATE`` transaction; ``durable=False``: its
+        commit is not flushed to disk (WAL's ``synchronous=NORMAL``: a power loss may lose it, a killed
+        process does not) — for holds, which a restart may lose without harm."""
         try:
             connection = connect(self.path)
         except sqlite3.DatabaseError as err:
@@ -113,6 +116,8 @@ class Store:
         except sqlite3.Error as err:
             raise StoreError(self.path, f"cannot open ({err})") from None
         try:
+            if not durable:
+                connection.execute("PRAGMA synchronous = NORMAL")
             if write:
                 connection.execute("BEGIN IMMEDIATE")
             yield connection
@@ -286,7 +291,7 @@ class Store:
 
     def set_hold(self, sentence: int, annotator: str | None, until: float = 0.0) -> None:
         """``annotator`` holds ``sentence`` until ``until``; None: nobody does."""
-        with self._open(write=True) as db:
+        with self._open(write=True, durable=False) as db:
             if annotator is None:
                 db.execute("DELETE FROM holds WHERE sentence = ?", (sentence,))
             else:
