@@ -6,22 +6,8 @@ values become typed fields (bounds, choices, overrides, "did you mean").
 
 The names below are the public API: ``from seqlab.config import Config, load_config``.
 """
-from seqlab.config.model import (
-    CharConfig,
-    DecoderConfig,
-    EmbeddingConfig,
-    EncoderConfig,
-    ModelConfig,
-    TransformerConfig,
-)
-from seqlab.config.settings import (
-    Config,
-    DataConfig,
-    TrainConfig,
-    config_from_dict,
-    dump_config,
-    load_config,
-)
+from seqlab.config.settings import CharConfig, Config, DataConfig, DecoderConfig, EmbeddingConfig, EncoderConfig, ModelConfig, TrainConfig, TransformerConfig  # noqa: E501, I001
+from seqlab.config.settings import config_from_dict, dump_config, load_config
 
 __all__ = [
     "CharConfig", "Config", "DataConfig", "DecoderConfig", "EmbeddingConfig", "EncoderConfig", "ModelConfig", "TrainConfig",
