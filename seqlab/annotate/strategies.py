@@ -8,7 +8,8 @@ sentence holds exactly that span):
     least-confidence   1 − p(y* | x)                                  (Culotta and McCallum, 2005)
     mnlp               −(1/n) log p(y* | x)                            (Shen et al., 2018: maximum normalised log-probability, asked lowest first)
     token-entropy      (1/n) Σ_t H(p_t),  H(p) = −Σ_y p(y) log p(y)   (Settles and Craven, 2008)
-    span-confidence    1 − min_s c_s, or 1 − p(y* | x) when y* has no span (the least sure entity decides)
+    span-confidence    1 − min_s c_s; when y* has no span, 1 − p(y* | x)^(1/n), the per-token
+                       probability that the sentence holds an entity after all (the least sure entity decides)
     random             a uniform draw fixed by the seed and the sentence
 
 Every score is higher for a sentence the model is less sure of; ties keep pool order.
@@ -37,7 +38,7 @@ def token_entropy(found: Inference) -> float:
 def span_confidence(found: Inference) -> float:
     if found.confidences:
         return 1.0 - min(found.confidences)
-    return least_confidence(found)
+    return 1.0 - math.exp(found.log_prob / max(1, len(found.ids)))  # per token: 1 − p(y*) favoured every long sentence
 
 
 STRATEGIES: dict[str, Callable[[Inference], float]] = {
