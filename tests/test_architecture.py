@@ -155,6 +155,20 @@ def test_no_block_of_code_is_written_twice():
     assert not repeated, f"blocks of {DUPLICATE_LINES} code lines written more than once: {repeated[:10]}"
 
 
+def test_every_transformers_load_refuses_remote_code():
+    """Each ``from_pretrained`` / ``from_config`` call in the package passes ``trust_remote_code=False``
+    as a keyword: a model directory never runs code or asks on stdin whether it may."""
+    lacking = []
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("from_pretrained", "from_config"):
+                given = {k.arg: k.value for k in node.keywords}
+                value = given.get("trust_remote_code")
+                if not (isinstance(value, ast.Constant) and value.value is False):
+                    lacking.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert not lacking, lacking
+
+
 def test_nothing_in_the_package_can_unpickle_or_run_text():
     """Loading a model must not be able to run code: no pickle, no ``torch.load`` (safetensors only), no
     ``eval``/``exec``."""

@@ -86,8 +86,10 @@ def sentence_payload(service: Service, sentence: int, annotator: str) -> dict[st
     }
 
 
-def progress(service: Service, annotator: str) -> dict[str, Any]:
-    answered = service.store.answered()
+def progress(service: Service, annotator: str, answered: dict[int, set[str]] | None = None) -> dict[str, Any]:
+    """What the page shows above and below the sentence; ``answered``: ``Store.answered`` when the caller
+    has just read it."""
+    answered = service.store.answered() if answered is None else answered
     mine = sum(annotator in who for who in answered.values())
     models = service.store.models()
     latest = models[-1] if models else None
@@ -141,9 +143,9 @@ def create_app(service: Service) -> Starlette:
 
     async def next_sentence(request: Request) -> Response:
         annotator = parse_name(request.query_params.get("annotator", "annotator"))
-        chosen = await run_in_threadpool(service.queue.next_for, annotator)
+        chosen, answered = await run_in_threadpool(service.queue.choose, annotator)
         payload = None if chosen is None else await run_in_threadpool(sentence_payload, service, chosen, annotator)
-        return JSONResponse({"sentence": payload, "progress": await run_in_threadpool(progress, service, annotator)})
+        return JSONResponse({"sentence": payload, "progress": await run_in_threadpool(progress, service, annotator, answered)})
 
     async def one_sentence(request: Request) -> Response:
         annotator = parse_name(request.query_params.get("annotator", "annotator"))

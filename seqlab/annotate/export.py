@@ -3,32 +3,27 @@
 from __future__ import annotations
 
 import itertools
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from seqlab.annotate.learner import spans_to_tags, write_conll
-from seqlab.annotate.store import Store
-from seqlab.files import write_atomic
+from seqlab.annotate.learner import spans_to_tags, tagged, write_labelled
+from seqlab.annotate.store import Store, accepted
+from seqlab.config.settings import DataConfig
 from seqlab.tagger.metrics import span_scores
 
 
 def labelled_sentences(store: Store) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
     """Every accepted sentence with its BIO tags (its latest accept), in pool order."""
     labelled = store.labelled()
-    return [(s.tokens, spans_to_tags(len(s.tokens), labelled[s.id])) for s in store.sentences(list(labelled))]
+    return tagged(store.sentences(list(labelled)), labelled)
 
 
 def export(store: Store, fmt: str, out: Path) -> int:
     """Write the accepted sentences to ``out`` as CoNLL (``token<TAB>tag``, BIO) or JSONL
     (``{"tokens", "tags"}``); returns how many."""
     sentences = labelled_sentences(store)
-    if fmt == "conll":
-        write_conll(out, sentences)
-    else:
-        text = "".join(json.dumps({"tokens": list(t), "tags": list(g)}, ensure_ascii=False) + "\n" for t, g in sentences)
-        write_atomic(out, text.encode("utf-8"))
+    write_labelled(out, sentences, DataConfig(format=fmt, separator="tab"))
     return len(sentences)
 
 
@@ -59,7 +54,7 @@ def stats(store: Store) -> Stats:
     per_annotator: dict[str, Counter] = {}
     for answer in current:
         per_annotator.setdefault(answer.annotator, Counter())[answer.action] += 1
-    labelled = store.labelled()
+    labelled = accepted(current)
     per_type = Counter(label for spans in labelled.values() for _, _, label in spans)
     accepts: dict[str, dict[int, tuple]] = {}
     for answer in current:

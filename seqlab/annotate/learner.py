@@ -13,13 +13,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file
 
+from seqlab.annotate.store import PoolSentence, Span
 from seqlab.annotate.strategies import STRATEGIES, random_scores
 from seqlab.config.settings import Config, DataConfig
 from seqlab.data.batches import Vocabularies, build_vocabularies, word_key
@@ -36,7 +37,6 @@ from seqlab.train.run import TrainResult, quiet_training, train
 
 Labelled = tuple[tuple[str, ...], tuple[str, ...]]
 """A labelled sentence: tokens and their tags."""
-Span = tuple[int, int, str]
 
 
 def pool_vocabularies(pool: Sequence[Sequence[str]], tags: Sequence[str], data: DataConfig) -> Vocabularies:
@@ -65,6 +65,11 @@ def tags_to_spans(tags: Sequence[str]) -> tuple[Span, ...]:
     return tuple((s.start, s.end, s.type) for s in tag_spans(tags))
 
 
+def tagged(pool: Sequence[PoolSentence], labelled: Mapping[int, Sequence[Span]]) -> list[Labelled]:
+    """The ``labelled`` pool sentences (id → spans) with their BIO tags, in pool order."""
+    return [(s.tokens, spans_to_tags(len(s.tokens), labelled[s.id])) for s in pool if s.id in labelled]
+
+
 def write_labelled(path: Path, sentences: Sequence[Labelled], data: DataConfig) -> Path:
     """The sentences in the file format ``data`` reads (so that the dev and test files, read with the same
     settings, keep theirs): JSONL objects, CoNLL-U lines with the tag in ``conllu_tag``, or CoNLL columns
@@ -91,12 +96,6 @@ def write_labelled(path: Path, sentences: Sequence[Labelled], data: DataConfig) 
 
         text = "".join("".join(line(w, t) for w, t in zip(tokens, tags)) + "\n" for tokens, tags in sentences)
     write_atomic(path, text.encode("utf-8"))
-    return path
-
-
-def write_conll(path: Path, sentences: Sequence[Labelled]) -> Path:
-    """``token<TAB>tag`` lines, a blank line after each sentence."""
-    write_atomic(path, "".join("".join(f"{w}\t{t}\n" for w, t in zip(tokens, tags)) + "\n" for tokens, tags in sentences).encode("utf-8"))
     return path
 
 

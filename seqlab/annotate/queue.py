@@ -63,13 +63,17 @@ class Queue:
 
     def next_for(self, annotator: str) -> int | None:
         """The sentence to show ``annotator`` now (None when nothing is left for them)."""
+        return self.choose(annotator)[0]
+
+    def choose(self, annotator: str) -> tuple[int | None, dict[int, set[str]]]:
+        """``next_for``'s sentence, with the answers it was chosen against (``Store.answered``), read once."""
         self.refresh()
         with self.lock:  # answers are read under the lock: one committed before a release is always seen
             answered = self.store.answered()
             now = time.time()
             for sentence, (holder, until) in sorted(self.holders.items()):
                 if holder == annotator and until > now and annotator not in answered.get(sentence, ()):
-                    return sentence
+                    return sentence, answered
             for sentence in self.order:
                 who = answered.get(sentence, ())
                 if annotator in who or len(who) >= self.per_sentence:
@@ -78,8 +82,8 @@ class Queue:
                 if holder is not None and holder[0] != annotator and holder[1] > now:
                     continue
                 self._hold(sentence, annotator)
-                return sentence
-        return None
+                return sentence, answered
+        return None, answered
 
     def _hold(self, sentence: int, annotator: str) -> None:
         self.holders[sentence] = (annotator, time.time() + self.lease)

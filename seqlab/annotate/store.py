@@ -237,12 +237,8 @@ class Store:
         return [dict(row) for row in rows]
 
     def labelled(self) -> dict[int, tuple[Span, ...]]:
-        """Each accepted sentence's spans: the most recent accept among its annotators' current answers."""
-        out: dict[int, tuple[Span, ...]] = {}
-        for answer in self.current():
-            if answer.action == "accept":
-                out[answer.sentence] = answer.spans  # oldest first: a later accept wins
-        return out
+        """Each accepted sentence's spans (``accepted`` of the current answers)."""
+        return accepted(self.current())
 
     def answered(self) -> dict[int, set[str]]:
         """Sentence → the annotators whose current answer (accept or skip) it has."""
@@ -300,6 +296,16 @@ class Store:
     def integrity(self) -> str:
         with self._open() as db:
             return str(db.execute("PRAGMA integrity_check").fetchone()[0])
+
+
+def accepted(current: Sequence[Answer]) -> dict[int, tuple[Span, ...]]:
+    """Each accepted sentence's spans: the most recent accept among its annotators' current answers
+    (``current`` oldest first, as ``Store.current`` gives them)."""
+    out: dict[int, tuple[Span, ...]] = {}
+    for answer in current:
+        if answer.action == "accept":
+            out[answer.sentence] = answer.spans  # oldest first: a later accept wins
+    return out
 
 
 def _spans(raw: str) -> tuple[Span, ...]:

@@ -26,14 +26,8 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
-from seqlab.annotate.learner import (
-    Retraining,
-    label_tags,
-    pool_vocabularies,
-    score_pool,
-    spans_to_tags,
-)
-from seqlab.annotate.store import Store
+from seqlab.annotate.learner import Retraining, label_tags, pool_vocabularies, score_pool, tagged
+from seqlab.annotate.store import Store, accepted
 from seqlab.config.settings import Config
 from seqlab.data.batches import Vocabularies
 from seqlab.data.vocab import Vocab
@@ -61,20 +55,19 @@ class Session:
     """A model directory to start from (``--model``)."""
 
 
-def session_vocabularies(session: Session, pool: list[tuple[str, ...]], labels: list[str]) -> Vocabularies:
-    """The session's fixed vocabularies: over the pool and the labels, or the start model's extended by
-    the pool (``start``)."""
-    data = session.config.data
-    built = pool_vocabularies(pool, label_tags(labels, session.config.model.decoder.scheme), data)
-    if session.start is None:
+def session_vocabularies(config: Config, pool: list[tuple[str, ...]], labels: list[str], start: Bundle | None) -> Vocabularies:
+    """The session's fixed vocabularies: over the pool and the labels, or the ``start`` model's extended
+    by the pool."""
+    built = pool_vocabularies(pool, label_tags(labels, config.model.decoder.scheme), config.data)
+    if start is None:
         return built
-    old = load_bundle(session.start).vocabs
+    old = start.vocabs
     words = Vocab(old.words.items + [w for w in built.words.items if w not in old.words], specials=True)
     chars = Vocab(old.chars.items + [c for c in built.chars.items if c not in old.chars], specials=True)
     return Vocabularies(words, chars, old.tags)
 
 
-def grow(start: Path, vocabs: Vocabularies, out: Path) -> None:
+def grow(start: Path, saved: Bundle, vocabs: Vocabularies, out: Path) -> None:
     """Copy the start model to ``out`` with its word and character tables grown to ``vocabs`` (new rows:
     the ``<unk>`` row) and the vocabularies written with them."""
     shutil.copytree(start, out, dirs_exist_ok=True)
@@ -84,7 +77,6 @@ def grow(start: Path, vocabs: Vocabularies, out: Path) -> None:
             table, size = tensors[name], len(getattr(vocabs, which))
             extra = table[1:2].expand(size - table.shape[0], -1)  # (new, D): the <unk> row
             tensors[name] = torch.cat([table, extra]).contiguous()
-    saved = load_bundle(start)
     save_bundle(out, Bundle(saved.config, vocabs, saved.ambiguous))
     save_tensors(out, tensors)  # after the vocabularies: the weights record their sha256
 
@@ -98,11 +90,11 @@ class Worker:
         self.pool = self.store.sentences()
         self.tokens = [s.tokens for s in self.pool]
         config = session.config
-        if session.start is not None:  # the start model's own config, so that its weights fit
-            own = load_bundle(session.start).config
+        self.start = load_bundle(session.start) if session.start is not None else None
+        if self.start is not None:  # the start model's own config, so that its weights fit
+            own = self.start.config
             config = dataclasses.replace(own, data=dataclasses.replace(own.data, dev=config.data.dev), train=config.train)
-            session = dataclasses.replace(session, config=config)
-        self.vocabs = session_vocabularies(session, self.tokens, self.store.labels())
+        self.vocabs = session_vocabularies(config, self.tokens, self.store.labels(), self.start)
         self.retraining = Retraining(config, self.vocabs, "bio")
         Path(session.models).mkdir(parents=True, exist_ok=True)
 
@@ -120,23 +112,22 @@ class Worker:
         latest = self.latest()
         if latest is None and self.session.start is not None:
             directory = Path(self.session.models) / "v1"
-            grow(Path(self.session.start), self.vocabs, directory)
+            grow(Path(self.session.start), self.start, self.vocabs, directory)
             version = self.store.add_model(str(directory), 0, None, 0.0)
             self.score(version, directory)
             return True
         if latest is not None and self.store.suggestion_version() != latest["version"]:
             self.score(int(latest["version"]), Path(latest["path"]))
             return True
-        labelled = self.store.labelled()
-        answers = len(self.store.current())
+        current = self.store.current()
+        answers = len(current)
+        labelled = accepted(current)
         if not labelled or answers - (latest["answers"] if latest else 0) < self.session.retrain_every:
             return False
         began = time.perf_counter()
         version = int(latest["version"]) + 1 if latest else 1
         directory = Path(self.session.models) / f"v{version}"
-        by_id = {s.id: s for s in self.pool}
-        sentences = [(by_id[k].tokens, spans_to_tags(len(by_id[k].tokens), spans)) for k, spans in sorted(labelled.items())]
-        result = self.retraining.run(sentences, directory, Path(latest["path"]) if latest else None)
+        result = self.retraining.run(tagged(self.pool, labelled), directory, Path(latest["path"]) if latest else None)
         version = self.store.add_model(str(directory), answers, None if result.dev is None else result.dev.f1, time.perf_counter() - began)
         self.score(version, directory)
         return True

@@ -113,7 +113,7 @@ def _serve(args: argparse.Namespace) -> int:
         labels = [label.strip() for label in args.labels.split(",") if label.strip()]
     else:
         raise ConfigError(["--labels or --model: required (the entity types to annotate)"])
-    if len(set(labels)) != len(labels) or not all(label.isidentifier() or label.replace("-", "_").isidentifier() for label in labels) or not 1 <= len(labels) <= 9:
+    if len(set(labels)) != len(labels) or not all(label.replace("-", "_").isidentifier() for label in labels) or not 1 <= len(labels) <= 9:
         raise ConfigError([f"--labels: expected 1 to 9 distinct names of letters, digits, '_' or '-', got {args.labels}"])
     config = _config(args)
     pool = read_pool(args.source, config.data)

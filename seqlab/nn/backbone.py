@@ -95,7 +95,7 @@ def refuse_unsafe(directory: Path) -> None:
     if pickled and not any(directory.glob("*.safetensors")):
         raise ModelError(
             f"{directory}: holds only pickled weights ({pickled[0]}), which seqlab never loads; convert them to model.safetensors "
-            "with a tool you trust (transformers: AutoModel.from_pretrained(DIR).save_pretrained(DIR, safe_serialization=True))"
+            "with a tool you trust (transformers: load it, then save_pretrained(DIR, safe_serialization=True))"
         )
 
 
@@ -187,9 +187,7 @@ def load_backbone(config: TransformerConfig, saved: Path | None = None, declared
             tokenizer = _tokenizer(library, where, config.revision, local)
             _check_tokenizer(tokenizer, network_config, name)
             with _no_prompt():
-                network = library.AutoModel.from_pretrained(
-                    where, config=network_config, revision=config.revision, local_files_only=local, trust_remote_code=False, use_safetensors=True
-                )
+                network = library.AutoModel.from_pretrained(where, trust_remote_code=False, use_safetensors=True, config=network_config, revision=config.revision, local_files_only=local)
         except ModelError:
             raise
         except Exception as err:  # noqa: BLE001 - transformers and huggingface_hub raise many kinds; each is "cannot load"
