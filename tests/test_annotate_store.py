@@ -149,6 +149,19 @@ def test_the_queue_asks_seed_sentences_first_then_by_score_and_no_two_annotators
     assert fresh.suggestion(6) == (1, 6.0, ())
 
 
+def test_the_stored_order_is_the_strategies_ranking_and_a_suggestion_is_read_alone(store: Store):
+    import random
+
+    from seqlab.annotate.strategies import ranked
+
+    rng = random.Random(4)
+    scores = {k: rng.choice([0.25, 0.5, rng.random(), -rng.random()]) for k in range(1, 7)}  # ties included
+    store.set_suggestions(3, [(k, score, ((0, 1, "PER", 0.75),) if k == 2 else ()) for k, score in scores.items()])
+    assert store.suggestion_order() == ranked(scores)
+    assert store.suggestions(2) == {2: (3, scores[2], ((0, 1, "PER", 0.75),))}
+    assert store.suggestions(2)[2] == store.suggestions()[2]
+
+
 def test_with_two_per_sentence_a_sentence_is_asked_of_two_annotators_then_no_more(store: Store):
     queue = Queue(store, first=[1, 2, 3, 4, 5, 6], per_sentence=2)
     assert queue.next_for("a") == 1

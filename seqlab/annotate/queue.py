@@ -17,7 +17,6 @@ import time
 from collections.abc import Sequence
 
 from seqlab.annotate.store import Store, Suggested
-from seqlab.annotate.strategies import ranked
 
 
 class Queue:
@@ -31,15 +30,14 @@ class Queue:
         self.cold = [*first, *rest]
         self.order = self.cold
         self.version: int | None = None
-        self.scored: dict[int, tuple[int, float, tuple[Suggested, ...]]] = {}
         self.holders: dict[int, tuple[str, float]] = store.holds()
         self.loading = False
         self.lock = threading.Lock()
 
     def refresh(self) -> None:
-        """Take the latest model's suggestions and order when they changed: the first ones at once, later
-        ones in a thread of their own (reading a large pool's scores takes a while; the page goes on with
-        the previous order meanwhile)."""
+        """Take the latest model's order when it changed: the first one at once, later ones in a thread of
+        their own (the page goes on with the previous order meanwhile). A sentence's suggested spans are
+        read when it is shown (``suggestion``)."""
         version = self.store.suggestion_version()
         if version is None or version == self.version or self.loading:
             return
@@ -51,15 +49,15 @@ class Queue:
 
     def _load(self, version: int) -> None:
         try:
-            scored = self.store.suggestions()
-            order = ranked({k: score for k, (_, score, _) in scored.items()}) if self.by_score else self.cold
+            order = self.store.suggestion_order() if self.by_score else self.cold
             with self.lock:
-                self.version, self.scored, self.order = version, scored, order
+                self.version, self.order = version, order
         finally:
             self.loading = False
 
     def suggestion(self, sentence: int) -> tuple[int, float, tuple[Suggested, ...]] | None:
-        return self.scored.get(sentence)
+        """The latest model's ``(version, score, spans)`` for ``sentence`` (None before the first model)."""
+        return self.store.suggestions(sentence).get(sentence)
 
     def next_for(self, annotator: str) -> int | None:
         """The sentence to show ``annotator`` now (None when nothing is left for them)."""

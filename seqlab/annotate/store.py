@@ -261,11 +261,10 @@ class Store:
 
     def set_suggestions(self, model: int, rows: Sequence[tuple[int, float, Sequence[Suggested]]]) -> None:
         """Replace every suggestion by ``model``'s: ``(sentence, score, spans)``, in one transaction."""
-        with self._open(write=True) as db:
+        values = [(sentence, model, float(score), json.dumps([list(s) for s in spans], ensure_ascii=False)) for sentence, score, spans in rows]
+        with self._open(write=True) as db:  # encoded before: the write lock is held for the writes only
             db.execute("DELETE FROM suggestions")
-            db.executemany("INSERT INTO suggestions VALUES (?, ?, ?, ?)", [
-                (sentence, model, float(score), json.dumps([list(s) for s in spans], ensure_ascii=False)) for sentence, score, spans in rows
-            ])
+            db.executemany("INSERT INTO suggestions VALUES (?, ?, ?, ?)", values)
 
     def suggestion_version(self) -> int | None:
         """The model version the current suggestions come from (None before the first)."""
@@ -273,12 +272,22 @@ class Store:
             row = db.execute("SELECT model FROM suggestions LIMIT 1").fetchone()
         return None if row is None else int(row[0])
 
-    def suggestions(self) -> dict[int, tuple[int, float, tuple[Suggested, ...]]]:
-        """Sentence → ``(model, score, spans with their confidences)``."""
+    def suggestions(self, sentence: int | None = None) -> dict[int, tuple[int, float, tuple[Suggested, ...]]]:
+        """Sentence → ``(model, score, spans with their confidences)``; only ``sentence``'s when given (the
+        page reads them one sentence at a time)."""
         with self._open() as db:
-            rows = db.execute("SELECT * FROM suggestions").fetchall()
+            if sentence is None:
+                rows = db.execute("SELECT * FROM suggestions").fetchall()
+            else:
+                rows = db.execute("SELECT * FROM suggestions WHERE sentence = ?", (sentence,)).fetchall()
         return {int(r["sentence"]): (int(r["model"]), float(r["score"]), tuple((int(a), int(b), str(c), float(d)) for a, b, c, d in json.loads(r["spans"])))
                 for r in rows}
+
+    def suggestion_order(self) -> list[int]:
+        """The scored sentences, highest score first (ties: lower id first), as ``strategies.ranked`` orders
+        them; sorted by SQLite, so that a new model's order is taken without building every suggestion."""
+        with self._open() as db:
+            return [int(r[0]) for r in db.execute("SELECT sentence FROM suggestions ORDER BY score DESC, sentence").fetchall()]
 
     def holds(self) -> dict[int, tuple[str, float]]:
         """Sentence → ``(annotator, until)`` (wall-clock seconds)."""
