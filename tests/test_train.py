@@ -73,7 +73,7 @@ def test_stop_at_ends_training_once_dev_reaches_the_score(tiny_config, tmp_path)
 @pytest.mark.parametrize("clip", [None, 1e-3])
 def test_gradient_clipping_bounds_the_sgd_step(tiny_config, tmp_path, clip):
 
-    overrides = {"model.decoder.scheme": "bio", "train.optimizer": "sgd", "train.lr": 1.0, "train.epochs": 1, "train.batch_size": 1000, "train.clip_grad_norm": clip, "data.dev": None, "data.test": None}
+    overrides = {"model.decoder.scheme": "bio", "train.optimizer": "sgd", "train.lr": 1.0, "train.epochs": 1, "train.batch_size": 1000, "train.clip_grad_norm": clip, "train.ema_decay": None, "data.dev": None, "data.test": None}
     for key, value in overrides.items():
         tiny_config = replace_in(tiny_config, key, value)
     torch.manual_seed(tiny_config.seed)

@@ -117,6 +117,7 @@ def recommend(train: str, dev: str | None = None, test: str | None = None, task:
         "  lr_decay: 0.05          # lr / (1 + 0.05 · epoch)",
         "  batch_size: 16",
         "  clip_grad_norm: 5.0     # a rare huge gradient cannot throw the weights off",
+        "  ema_decay: 0.999        # score and keep a moving average of the weights: steadier on small, noisy data",
         f"  epochs: {epochs}              # more passes for smaller corpora (2M / training tokens, within 20..100)",
         f"  patience: {'null' if not dev else 10 if goal == 'accuracy' else 5}" + ("" if not dev else "             # stop after this many epochs without a better dev score"),
         f"  metric: {'f1' if task == 'ner' else 'accuracy'}" + ("              # span F1 selects the kept epoch" if task == "ner" else "        # token accuracy selects the kept epoch"),

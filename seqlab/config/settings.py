@@ -41,7 +41,7 @@ from seqlab.files import read_limited
 __all__ = [
     "CharConfig", "Config", "DataConfig", "DecoderConfig", "EmbeddingConfig", "EncoderConfig", "KeySpec", "ModelConfig", "TrainConfig",
     "TransformerConfig",
-    "config_from_dict", "config_to_dict", "dump_config", "key_specs", "load_config", "missing_keys", "parse_override", "replace_in", "with_impl",
+    "LATER_KEYS", "config_from_dict", "config_to_dict", "dump_config", "fill_later_keys", "key_specs", "load_config", "missing_keys", "parse_override", "replace_in", "with_impl",
 ]
 
 
@@ -83,7 +83,7 @@ class TrainConfig:
     optimizer: Literal["sgd", "adam", "adamw"] = "adam"
     """Optimizer. The defaults of ``train`` and ``model`` are a recipe measured on corpora of different kinds
     (docs/recipes.md): Adam at lr 0.002 decayed by 0.05 per epoch, the mean loss over batches of 16,
-    clipping at 5, dropout 0.5, word dropout 0.05, a character CNN, patience 5. The NCRF++-style recipe
+    clipping at 5, dropout 0.5, word dropout 0.05, a character CNN, a moving average of the weights, patience 5. The NCRF++-style recipe
     (SGD at lr 0.015 on the summed loss) is ``configs/conll2003_bilstm_crf.yaml``."""
     lr: float = bounded(0.002, lo=0.0, hi=100.0)
     """Initial learning rate."""
@@ -108,6 +108,11 @@ class TrainConfig:
     ``seqlab.data.batches.sorted_order``)."""
     clip_grad_norm: float | None = bounded(5.0, lo=0.0)
     """Rescale gradients whose global L2 norm exceeds this; ``null`` turns clipping off."""
+    ema_decay: float | None = bounded(0.999, lo=0.0, hi=1.0, hi_open=True)
+    """Score, keep and test an exponential moving average of the weights, θ̄ ← d·θ̄ + (1 − d)·θ after every
+    update with d = min(ema_decay, (1 + t)/(10 + t)) (``seqlab.train.averaging``); ``null``: the weights
+    themselves. The average keeps the dev score from jumping with the last batches, which on a small,
+    noisy dev set decides which epoch is kept (docs/recipes.md)."""
     patience: int | None = bounded(5, lo=1)
     """Stop after this many epochs without a better dev score, counted once the dev score is above 0 (on a
     small corpus a model can tag everything ``O``, span F1 0, for several epochs before it finds its first
@@ -251,16 +256,36 @@ def with_impl(config: Config, impl: str) -> Config:
     return replace_in(config, "model.encoder.impl", impl)
 
 
+LATER_KEYS: dict[str, Any] = {"train.ema_decay": None}
+"""Keys added after models were first saved, with the value that reproduces what a model saved without
+them did: a saved config may lack these (and only these)."""
+
+
 def missing_keys(raw: Any) -> list[str]:
-    """The leaf keys of ``Config`` that the mapping ``raw`` does not hold (a saved config holds them all)."""
+    """The leaf keys of ``Config`` that the mapping ``raw`` does not hold (a saved config holds them all but
+    ``LATER_KEYS``)."""
     missing = []
     for spec in key_specs():
+        if spec.key in LATER_KEYS:
+            continue
         node = raw
         for part in spec.key.split("."):
             node = node.get(part, missing) if isinstance(node, dict) else missing
         if node is missing:
             missing.append(spec.key)
     return missing
+
+
+def fill_later_keys(raw: dict) -> dict:
+    """``raw`` (a saved config's mapping) with each absent ``LATER_KEYS`` key set to its old behaviour."""
+    for key, value in LATER_KEYS.items():
+        *parents, leaf = key.split(".")
+        node = raw
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict) and leaf not in node:
+            node[leaf] = value
+    return raw
 
 
 def key_specs() -> Iterator[KeySpec]:

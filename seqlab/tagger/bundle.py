@@ -27,7 +27,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as save_safetensors
 
 from seqlab.config.model import MAX_PARAMETERS, MAX_TAGS
-from seqlab.config.settings import Config, config_from_dict, dump_config, missing_keys
+from seqlab.config.settings import Config, config_from_dict, dump_config, fill_later_keys, missing_keys
 from seqlab.config.typecheck import load_yaml
 from seqlab.data.batches import Vocabularies
 from seqlab.data.schemes import PREFIXES, SCHEMES
@@ -165,7 +165,7 @@ def load_bundle(directory: str | Path) -> Bundle:
         absent = missing_keys(raw)
         if absent:
             raise ModelError(f"{directory / CONFIG}: '{absent[0]}' is missing ({len(absent)} key(s) in all); a saved config holds every key, so a lost one is not read as its default")
-        config = config_from_dict(raw, str(directory / CONFIG))
+        config = config_from_dict(fill_later_keys(raw), str(directory / CONFIG))
     except yaml.YAMLError:
         raise ModelError(f"{directory / CONFIG}: invalid YAML") from None
     except ConfigError as err:

@@ -4,6 +4,7 @@
 
     model.<name>          the current parameters (the best ones are ``weights.safetensors``)
     optim.<k>.<slot>      optimizer state tensors (SGD momentum, Adam moments and step)
+    average.<name>        the moving average of the weights (``train.ema_decay``; absent without it)
     rng.torch, rng.cuda.<d>, rng.rank.<r>   the torch generators (dropout, word dropout); the batch
                          order's generator is in ``Progress``; nothing else draws random numbers
 
@@ -29,6 +30,7 @@ from safetensors.torch import save as save_safetensors
 from seqlab.errors import ModelError
 from seqlab.files import write_atomic
 from seqlab.tagger.bundle import state_tensors
+from seqlab.train.averaging import WeightAverage
 
 CHECKPOINT = "checkpoint.safetensors"
 FORMAT = 1
@@ -83,6 +85,10 @@ class Checkpoint:
     """fp16's gradient-scaler state."""
     rng: dict[str, torch.Tensor]
     """Generator states: ``rng.torch``, ``rng.cuda.<d>``, ``rng.rank.<r>``."""
+    average: dict[str, torch.Tensor] = dataclasses.field(default_factory=dict)
+    """The moving average of the weights (``train.ema_decay``), by parameter name; empty without one."""
+    average_updates: int = 0
+    """Updates folded into ``average``."""
     """Python's and NumPy's non-tensor generator state."""
 
 
@@ -156,6 +162,7 @@ def save_checkpoint(
     fingerprint: str,
     rank_states: list[torch.Tensor] | None = None,
     scaler: dict | None = None,
+    average: WeightAverage | None = None,
 ) -> None:
     """Write ``directory/checkpoint.safetensors`` atomically (temporary file, fsync, rename).
 
@@ -169,6 +176,9 @@ def save_checkpoint(
     state = dataclasses.asdict(progress)
     state["order_rng"] = _jsonable(progress.order_rng)
     meta = {"format": FORMAT, "progress": state, "optimizer": optim_meta, "scheduler": schedule, "fingerprint": fingerprint, "scaler": scaler}
+    if average is not None:
+        tensors.update({f"average.{name}": t.detach().cpu().contiguous() for name, t in average.shadow.items()})
+        meta["average_updates"] = average.updates
     payload = save_safetensors({**tensors, **optim_tensors, **rng_tensors}, metadata={"seqlab": json.dumps(meta)})
     write_atomic(directory / CHECKPOINT, payload)
 
@@ -197,7 +207,11 @@ def read_checkpoint(directory: str | Path) -> Checkpoint:
         scaler = meta.get("scaler")
         if not isinstance(meta["fingerprint"], str) or not (scaler is None or isinstance(scaler, dict)):
             raise ValueError("fingerprint or scaler")
-        checkpoint = Checkpoint(path, progress, model, optim, _scheduler(meta["scheduler"]), meta["fingerprint"], scaler, rng)
+        average = {name[len("average.") :]: t for name, t in tensors.items() if name.startswith("average.")}
+        updates = meta.get("average_updates", 0)
+        if not isinstance(updates, int) or isinstance(updates, bool) or updates < 0:
+            raise ValueError("average_updates")
+        checkpoint = Checkpoint(path, progress, model, optim, _scheduler(meta["scheduler"]), meta["fingerprint"], scaler, rng, average, updates)
     except ModelError:
         raise
     except (KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError) as err:

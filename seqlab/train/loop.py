@@ -146,7 +146,8 @@ class Run:
             ranks = states if context.active else None
             scaler = optimisation.scaler.state_dict() if optimisation.scaler is not None else None
             save_checkpoint(
-                self.place.directory, self.progress, optimisation.model, optimisation.optimizer, optimisation.schedule, self.corpus.fingerprint, ranks, scaler
+                self.place.directory, self.progress, optimisation.model, optimisation.optimizer, optimisation.schedule, self.corpus.fingerprint, ranks, scaler,
+                optimisation.average,
             )
 
 
@@ -204,21 +205,22 @@ def end_epoch(run: Run, epoch: int, record: dict) -> None:
     whether to stop (rank 0 decides; every rank takes its decision)."""
     config, state, place = run.config, run.progress, run.place
     check_finite(run)
-    main = place.context.main
-    improved = True
-    if run.dev is not None and main:
-        dev = run.dev()
-        record.update(dev_f1=dev.f1, dev_accuracy=dev.accuracy)
-        score = dev.f1 if config.train.metric == "f1" else dev.accuracy
-        improved = state.best_score is None or score > state.best_score
-        if improved:
-            state.best_score, state.best_dev = score, dev.to_json()
+    main, improved, average = place.context.main, True, run.optimisation.average
+    with average.applied() if average is not None else contextlib.nullcontext():  # the average is what is scored and kept
+        check_finite(run)
+        if run.dev is not None and main:
+            dev = run.dev()
+            record.update(dev_f1=dev.f1, dev_accuracy=dev.accuracy)
+            score = dev.f1 if config.train.metric == "f1" else dev.accuracy
+            improved = state.best_score is None or score > state.best_score
+            if improved:
+                state.best_score, state.best_dev = score, dev.to_json()
+        if improved and main:
+            save_weights(place.directory, run.optimisation.model)
     record["best"] = improved
     record["seconds"] = round(run.clock.elapsed(), 2)
     if improved:
         state.best_epoch, state.stale = epoch, 0
-        if main:
-            save_weights(place.directory, run.optimisation.model)
     elif state.best_score:  # patience starts once the dev score is above 0: a model that finds nothing yet is not stalling
         state.stale += 1
     if main:
@@ -314,6 +316,8 @@ def train_epoch(run: Run, order: list[list[int]], epoch: int, progress: bool | N
                     scaler.update()  # and a smaller scale next time
                 else:
                     optimizer.step()
+                if run.optimisation.average is not None and not overflow:
+                    run.optimisation.average.update()
                 if overflow:
                     state.skipped += 1
                 else:

@@ -36,6 +36,7 @@ from seqlab.nn.pretrained import Coverage, load_pretrained
 from seqlab.tagger.bundle import Bundle, load_state
 from seqlab.tagger.metrics import ambiguous_words
 from seqlab.train.amp import scaler as make_scaler
+from seqlab.train.averaging import WeightAverage
 from seqlab.train.checkpoint import Checkpoint, file_fingerprint
 
 log = logging.getLogger("seqlab.train")
@@ -62,6 +63,8 @@ class Optimisation:
     schedule: torch.optim.lr_scheduler.LambdaLR
     scaler: torch.amp.GradScaler | None
     """fp16's gradient scaler (``train.precision: fp16``), else None."""
+    average: WeightAverage | None = None
+    """The moving average of the weights that is scored and kept (``train.ema_decay``), else None."""
 
 
 @dataclass(frozen=True)
@@ -313,4 +316,11 @@ def prepare_run(
         if scaler is not None and checkpoint.scaler is not None:
             scaler.load_state_dict(checkpoint.scaler)
         apply_hyperparameters(optimizer, schedule, config.train)
-    return Prepared(config, bundle, corpus, Optimisation(model, optimizer, schedule, scaler), coverage)
+    average = None
+    if config.train.ema_decay is not None:
+        shadow, updates = (checkpoint.average, checkpoint.average_updates) if checkpoint is not None and checkpoint.average else (None, 0)
+        try:
+            average = WeightAverage(model, config.train.ema_decay, shadow, updates)
+        except ValueError as err:
+            raise ModelError(f"{checkpoint.path if checkpoint else 'the run'}: {err}") from None
+    return Prepared(config, bundle, corpus, Optimisation(model, optimizer, schedule, scaler, average), coverage)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import logging
 import random
 import shutil
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from seqlab.config.settings import Config, config_to_dict, load_config
+from seqlab.config.settings import LATER_KEYS, Config, config_to_dict, load_config
 from seqlab.device import resolve_device
 from seqlab.distributed import Context, any_rank, from_environment, join, leave, wrap
 from seqlab.errors import ConfigError, ModelError, SeqlabError
@@ -110,7 +111,8 @@ def resume(
     directory = Path(directory)
     saved = load_bundle(directory)
     checkpoint = read_checkpoint(directory)
-    config = load_config(directory / files.CONFIG, list(overrides))
+    kept_later = [f"{key}={json.dumps(_leaves(config_to_dict(saved.config))[key])}" for key in LATER_KEYS]  # as the saved bundle read them
+    config = load_config(directory / files.CONFIG, [*kept_later, *overrides])
     state = checkpoint.progress
     if state.stopped and state.epoch < config.train.epochs and (config.train.patience is None or state.stale < config.train.patience):
         state.stopped = False  # more epochs or patience were granted by the overrides
