@@ -162,6 +162,23 @@ def test_the_stored_order_is_the_strategies_ranking_and_a_suggestion_is_read_alo
     assert store.suggestions(2)[2] == store.suggestions()[2]
 
 
+def test_the_queue_keeps_the_current_answers_as_the_store_computes_them(store: Store):
+    import random
+
+    rng = random.Random(7)
+    queue = Queue(store, per_sentence=2)
+    for k in range(120):
+        annotator = rng.choice("abc")
+        if rng.random() < 0.3:
+            store.undo(f"undo-{k:04d}", annotator)
+        else:
+            store.answer(f"key-{k:04d}", rng.randint(1, 6), annotator, rng.choice(["accept", "skip"]), [], None)
+        if rng.random() < 0.4:  # read now and then, so that rows arrive one or several at a time
+            assert queue.answered() == store.answered()
+    assert queue.answered() == store.answered()
+    assert Queue(store).answered() == store.answered()  # a fresh queue reads every row once
+
+
 def test_with_two_per_sentence_a_sentence_is_asked_of_two_annotators_then_no_more(store: Store):
     queue = Queue(store, first=[1, 2, 3, 4, 5, 6], per_sentence=2)
     assert queue.next_for("a") == 1

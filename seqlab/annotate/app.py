@@ -89,7 +89,7 @@ def sentence_payload(service: Service, sentence: int, annotator: str) -> dict[st
 def progress(service: Service, annotator: str, answered: dict[int, set[str]] | None = None) -> dict[str, Any]:
     """What the page shows above and below the sentence; ``answered``: ``Store.answered`` when the caller
     has just read it."""
-    answered = service.store.answered() if answered is None else answered
+    answered = service.queue.answered() if answered is None else answered
     mine = sum(annotator in who for who in answered.values())
     models = service.store.models()
     latest = models[-1] if models else None

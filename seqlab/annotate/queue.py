@@ -31,6 +31,9 @@ class Queue:
         self.order = self.cold
         self.version: int | None = None
         self.holders: dict[int, tuple[str, float]] = store.holds()
+        self.seen = 0
+        """The last answer row folded into ``current`` (rows are read once: ``answered``)."""
+        self.current: dict[int, set[str]] = {}
         self.loading = False
         self.lock = threading.Lock()
 
@@ -67,7 +70,7 @@ class Queue:
         """``next_for``'s sentence, with the answers it was chosen against (``Store.answered``), read once."""
         self.refresh()
         with self.lock:  # answers are read under the lock: one committed before a release is always seen
-            answered = self.store.answered()
+            answered = self._answered()
             now = time.time()
             for sentence, (holder, until) in sorted(self.holders.items()):
                 if holder == annotator and until > now and annotator not in answered.get(sentence, ()):
@@ -82,6 +85,24 @@ class Queue:
                 self._hold(sentence, annotator)
                 return sentence, answered
         return None, answered
+
+    def answered(self) -> dict[int, set[str]]:
+        """``Store.answered`` (sentence → annotators with a current answer), kept up to date by reading
+        only the rows stored since the last call: its cost does not grow with the answers stored."""
+        with self.lock:
+            return self._answered()
+
+    def _answered(self) -> dict[int, set[str]]:
+        for row, sentence, annotator, action in self.store.rows_since(self.seen):
+            self.seen = row
+            who = self.current.setdefault(sentence, set())
+            if action == "undo":  # an annotator's current answer is their latest row, unless it is an undo
+                who.discard(annotator)
+            else:
+                who.add(annotator)
+            if not who:
+                del self.current[sentence]
+        return {sentence: set(who) for sentence, who in self.current.items()}
 
     def _hold(self, sentence: int, annotator: str) -> None:
         self.holders[sentence] = (annotator, time.time() + self.lease)

@@ -240,6 +240,13 @@ class Store:
         """Each accepted sentence's spans (``accepted`` of the current answers)."""
         return accepted(self.current())
 
+    def rows_since(self, last: int) -> list[tuple[int, int, str, str]]:
+        """``(id, sentence, annotator, action)`` of every row stored after row ``last``, oldest first (undos
+        included): what a reader that saw the rows up to ``last`` needs to know the current answers."""
+        with self._open() as db:
+            rows = db.execute("SELECT id, sentence, annotator, action FROM answers WHERE id > ? ORDER BY id", (last,)).fetchall()
+        return [(int(r[0]), int(r[1]), str(r[2]), str(r[3])) for r in rows]
+
     def answered(self) -> dict[int, set[str]]:
         """Sentence → the annotators whose current answer (accept or skip) it has."""
         out: dict[int, set[str]] = {}
