@@ -167,3 +167,21 @@ def test_log_partition_is_the_masked_recursion_at_every_step_values_and_gradient
         (log_z * torch.tensor([1.0, -2.0, 0.5])).sum().backward()
         results.append([log_z.detach(), emissions.grad, *(s.grad for s in scores)])
     assert all(a is b is None or torch.equal(a, b) for a, b in zip(*results))  # one-token batches: no transition gradient
+
+
+def test_marginals_and_segment_probabilities_never_exceed_one():
+    """exp(α + β − log Z) rounds above 1 for near-certain tags with large scores (1.0001 here before the
+    clamp; the service reported probs of 1.000008); a probability is at most 1."""
+    from seqlab.nn.chain import chain_marginals, chain_segment_log_probs
+
+    torch.manual_seed(0)
+    batch, length, tags = 64, 40, 9
+    emissions = torch.randn(batch, length, tags) * 8
+    mask = torch.ones(batch, length, dtype=torch.bool)
+    scores = (torch.randn(tags), torch.randn(tags, tags) * 3, torch.randn(tags))
+    probs = chain_marginals(emissions, mask, *scores)
+    assert float(probs.max()) <= 1.0
+    torch.testing.assert_close(probs.sum(dim=2), torch.ones(batch, length), atol=1e-3, rtol=0)
+    best = probs.argmax(dim=2)  # (B, L)
+    segments = torch.stack([torch.arange(batch), torch.zeros(batch, dtype=torch.long), torch.ones(batch, dtype=torch.long), best[:, 0]], dim=1)
+    assert float(chain_segment_log_probs(emissions, mask, *scores, segments).max()) <= 0.0

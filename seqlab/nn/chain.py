@@ -101,7 +101,7 @@ def chain_marginals(emissions: torch.Tensor, mask: torch.Tensor, start: torch.Te
     betas = backward_scores(emissions, mask, transitions, end)  # (L, B, T)
     log_z = torch.logsumexp(alphas[-1] + end, dim=1)  # (B,)
     probs = torch.exp(alphas + betas - log_z.unsqueeze(1)).transpose(0, 1)  # (B, L, T)
-    return probs * mask.unsqueeze(2)
+    return probs.clamp(max=1.0) * mask.unsqueeze(2)  # α + β − log Z rounds a little above 0 for a near-certain tag
 
 
 def chain_segment_log_probs(
@@ -140,4 +140,4 @@ def segment_log_probs(
         score = score + torch.where(live, step, torch.zeros_like(step))
     last_pos = starts + lengths - 1  # (N,)
     last = patterns.gather(1, (lengths - 1).unsqueeze(1)).squeeze(1)  # (N,)
-    return score + betas[last_pos, rows, last] - log_z[rows]
+    return (score + betas[last_pos, rows, last] - log_z[rows]).clamp(max=0.0)  # a probability, rounding kept ≤ 1
