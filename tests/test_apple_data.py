@@ -66,3 +66,33 @@ def test_test_frames_never_occur_in_training_and_nor_do_the_notes_sentences():
     for sentence in train_sentences + dev_sentences:
         assert tuple(t.lower() for t in sentence.tokens[:-1]) not in notes
     assert any(tuple(t.lower() for t in s.tokens[:-1]) in notes for s in test_sentences)
+
+
+def test_the_same_verbs_and_relation_nouns_go_with_both_senses_so_the_other_words_decide():
+    """The test frames "Investors love {E}" and "{C} is a rival of {E}" rely on the subject and on the
+    other entity; training teaches these cues: each shared verb right before the entity occurs with both
+    senses, after eaters for fruit and business people for companies, and each shared relation noun
+    ("X is a partner of E") with both senses, after a fruit for fruit and a company for companies."""
+    from seqlab.apple.words import COMPANIES, FRUITS, WORDS
+
+    sentences, _ = load("train")
+    verbs: dict[str, set[str]] = {verb: set() for verb in WORDS["AFFECT"]}
+    nouns: dict[str, set[str]] = {noun: set() for noun in WORDS["TIE"]}
+    subjects = {"FRUIT": {w.lower() for w in WORDS["EATERS"]}, "ORG": {w.lower() for w in WORDS["BIZ_PEOPLE"]}}
+    others = {"FRUIT": {w.lower() for w in FRUITS}, "ORG": {w.lower() for w in COMPANIES}}
+    for s in sentences:
+        words = [t.lower() for t in s.tokens]
+        for k, tag in enumerate(s.tags):
+            if not tag.startswith("B-") or k < 2:
+                continue
+            before, sense = " ".join(words[: k - 1]), tag[2:]
+            if words[k - 1] in verbs and any(before.endswith(subject) for subject in subjects[sense]):
+                verbs[words[k - 1]].add(sense)
+            relation = words[k - 1] == "of" and words[k - 2] in nouns or words[k - 1] == "the" and k >= 3 and words[k - 3] in nouns
+            if relation:
+                noun = words[k - 2] if words[k - 1] == "of" else words[k - 3]
+                head = " ".join(words[: words.index("is")]) if "is" in words[:k] else ""
+                if any(head.endswith(other) for other in others[sense]):
+                    nouns[noun].add(sense)
+    assert all(found == {"FRUIT", "ORG"} for found in verbs.values()), verbs
+    assert all(found == {"FRUIT", "ORG"} for found in nouns.values()), nouns

@@ -28,6 +28,8 @@ WORDS: dict[str, list[str]] = {
         "of course", "I think", ", they say", "after all", "as expected", "at last", "every time", "this week",
         "once more", "by the way", ", honestly", "apparently",
     ],
+    "AFFECT": ["love", "like", "adore", "hate", "trust", "fear", "admire", "praise"],
+    "TIE": ["partner", "cousin", "neighbour", "relative", "friend", "match"],
     "GENERIC_ADJ": ["great", "good", "nice", "famous", "popular", "amazing", "big", "wonderful", "special", "perfect"],
     # ---- food context
     "EAT_ING": [
@@ -67,6 +69,10 @@ WORDS: dict[str, list[str]] = {
         "is good for your health", "has few calories", "turned brown", "melts in the mouth",
     ],
     "FOOD_VERB3": ["tastes", "smells", "looks", "feels"],
+    "EATERS": [
+        "children", "kids", "vegetarians", "monkeys", "toddlers", "bakers", "cooks", "chefs", "farmers", "parrots",
+        "vegans", "horses", "pigs", "grandparents", "students", "birds",
+    ],
     "COOK_THING": ["a pie", "a cake", "a smoothie", "a salad", "some jam", "a crumble", "the sauce", "muffins", "a tart", "pancakes"],
     # ---- company context
     "BIZ_PAST": [
@@ -135,7 +141,18 @@ COMPANIES = [
 
 # Frames: (sense, cue, text). {E} is the entity slot (apple, or another fruit/company); {a} is "a"/"an"
 # agreeing with the next word; {F}/{C} are another fruit/company; other {NAMES} draw from WORDS.
+# The first frames of FOOD_BEFORE (seven) and COMP_BEFORE (five) share their verbs ({AFFECT}) or their
+# relation nouns ({TIE}), and some company frames after them use these verbs too: only the subject (eaters
+# or business people) or the other entity (a fruit or a company) decides, the cues that the test frames
+# "Investors love {E}" and "{C} is a rival of {E}" rely on.
 FOOD_BEFORE = [
+    "{EATERS} {AFFECT} {E} {TIME} {END}",
+    "{EATERS} say they {AFFECT} {E} {END}",
+    "{EATERS} and {EATERS} {AFFECT} {E} {END}",
+    "{EATERS} {AFFECT} {E} {END}",
+    "{PRE} {EATERS} {AFFECT} {E} , they say {END}",
+    "{F} is {a} {TIE} of {E} {END}",
+    "They say {F} is {a} {TIE} of the {E} {END}",
     "{F} is sweeter than {E} {END}",
     "{F} tastes better than {E} {END}",
     "{a} {F} is a cousin of {a} {E} {END}",
@@ -206,6 +223,11 @@ FOOD_AFTER = [
     "{PRE} the {E} on the counter {FOOD_PRED} {END}",
 ]
 COMP_BEFORE = [
+    "{C} is {a} {TIE} of {E} {END}",
+    "They say {C} is {a} {TIE} of the {E} {END}",
+    "{BIZ_PEOPLE} {AFFECT} {E} {TIME} {END}",
+    "{BIZ_PEOPLE} say they {AFFECT} {E} {END}",
+    "{BIZ_PEOPLE} and {BIZ_PEOPLE} {AFFECT} {E} {END}",
     "{BIZ_PEOPLE} trust {E} {TIME} {END}",
     "{BIZ_PEOPLE} adore {E} {END}",
     "{BIZ_PEOPLE} still believe in {E} {END}",
