@@ -103,3 +103,63 @@ def test_labelled_sentences_are_written_in_the_format_the_data_settings_read(tmp
     data = dataclasses.replace(DataConfig(), **keys)
     path = write_labelled(tmp_path / "labelled", sentences, data)
     assert [(s.tokens, s.tags) for s in read_corpus(path, data)] == sentences
+
+
+def test_rounds_train_round_epochs_and_the_final_model_the_configs_epochs_on_the_last_rounds_sentences(setting, tmp_path: Path):
+    config, pool = setting
+    out = tmp_path / "sim"
+    plan = Plan(("mnlp",), start=0.2, step=0.3, until=0.5, seeds=1, round_epochs=1, final=True)
+    result = simulate(config, pool, plan, out, say=lambda _: None)
+    rounds, final = result["curves"]["mnlp"][1], result["final"]["mnlp"][1]
+    assert [r["epochs"] for r in rounds] == [1, 1]
+    assert final["epochs"] == config.train.epochs == 2
+    assert (final["sentences"], final["tokens"], final["round"]) == (rounds[-1]["sentences"], rounds[-1]["tokens"], 2)
+    assert (out / "mnlp" / "seed1" / "final").is_dir() and 0 <= final["test"] <= 1
+    from seqlab.annotate.simulate import final_summary
+
+    assert final_summary(result)["mnlp"] == pytest.approx((final["token_share"], final["test"], 0.0))
+
+
+def test_a_shorter_plan_reads_a_longer_runs_rounds_and_its_final_takes_its_own_last_round(setting, tmp_path: Path):
+    config, pool = setting
+    out = tmp_path / "sim"
+    longer = simulate(config, pool, Plan(("random",), start=0.2, step=0.15, until=0.5, seeds=1), out, say=lambda _: None)
+    state = (out / "random" / "seed1" / "state.json").read_bytes()
+    said: list[str] = []
+    shorter = simulate(config, pool, Plan(("random",), start=0.2, step=0.15, until=0.35, seeds=1, final=True), out, say=said.append)
+    assert shorter["curves"]["random"][1] == longer["curves"]["random"][1][:2]
+    assert not any("round" in line for line in said)  # nothing retrained
+    assert (out / "random" / "seed1" / "state.json").read_bytes() == state
+    assert shorter["final"]["random"][1]["sentences"] == longer["curves"]["random"][1][1]["sentences"]
+
+
+def test_rounds_stored_by_another_plan_are_refused(setting, tmp_path: Path):
+    config, pool = setting
+    out = tmp_path / "sim"
+    simulate(config, pool, Plan(("random",), start=0.2, step=0.15, until=0.35, seeds=1), out, say=lambda _: None)
+    with pytest.raises(ConfigError, match=r"state.json: round 2 was run for another plan"):
+        simulate(config, pool, Plan(("random",), start=0.2, step=0.25, until=0.5, seeds=1), out, say=lambda _: None)
+    path = out / "random" / "seed1" / "state.json"
+    stored = json.loads(path.read_text())
+    for r in stored["rounds"]:
+        del r["target"]  # as states written before rounds kept their target
+    path.write_text(json.dumps(stored))
+    with pytest.raises(ConfigError, match=r"round 1 was run for another plan"):
+        simulate(config, pool, Plan(("random",), start=0.5, step=0.1, until=0.6, seeds=1), out, say=lambda _: None)
+    assert len(simulate(config, pool, Plan(("random",), start=0.2, step=0.15, until=0.5, seeds=1), out, say=lambda _: None)["curves"]["random"][1]) == 3
+
+
+def test_the_command_line_runs_rounds_with_round_epochs_and_prints_the_final_model(setting, tmp_path: Path, capsys):
+    from seqlab.cli.main import main
+
+    config, pool = setting
+    overrides = [a for o in tiny_overrides({"train": Path(pool), "dev": Path(config.data.dev), "test": Path(config.data.test)}, tmp_path / "u")
+                 for a in ("--set", o)]
+    out = tmp_path / "cli"
+    code = main(["active", "simulate", *overrides, "--set", "train.epochs=2", "--pool", pool, "--test", config.data.test, "--strategy", "mnlp",
+                 "--start", "20%", "--step", "30%", "--until", "50%", "--seeds", "1", "--round-epochs", "1", "--final", "--out", str(out)])
+    assert code == 0
+    assert "final model, from scratch on the" in capsys.readouterr().out
+    curve = json.loads((out / "curve.json").read_text())
+    assert [r["epochs"] for r in curve["curves"]["mnlp"]["1"]] == [1, 1] and curve["final"]["mnlp"]["1"]["epochs"] == 2
+    assert (out / "curve.png").is_file()

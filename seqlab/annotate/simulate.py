@@ -5,11 +5,14 @@ place of an annotator, through the same retraining and scoring code as ``seqlab 
 A run starts from ``start`` of the pool's tokens drawn at random, then, round after round, retrains
 (warm, from the previous round's weights), scores the sentences not yet labelled with the strategy and
 labels the highest-scoring ones until ``step`` more of the tokens are labelled, up to ``until``. Each
-round's test score is recorded against the share of tokens and of sentences labelled. ``full`` adds the
-same config trained on the whole pool, the reference a curve is read against.
+round's test score is recorded against the share of tokens and of sentences labelled. A round trains for
+``round_epochs`` (a warm start needs few), while ``final`` and ``full`` train with the config's own epochs
+and early stopping: ``final`` from scratch on what the last round labelled, the model a user trains once
+labelling stops; ``full`` on the whole pool, the reference a curve is read against.
 
 Everything is written under ``out``: ``STRATEGY/seedN/state.json`` after every round (atomically; a
-killed run continues from its last finished round), ``curve.json`` and ``curve.png`` at the end.
+killed run continues from its last finished round; a run with a lower ``until`` reads the rounds it
+shares with a longer one), ``STRATEGY/seedN/final.json``, ``curve.json`` and ``curve.png`` at the end.
 """
 from __future__ import annotations
 
@@ -51,6 +54,10 @@ class Plan:
     seeds: int = 3
     full: bool = False
     """Also train on the whole pool (per seed): the reference the curves are read against."""
+    round_epochs: int | None = None
+    """Epochs of each round (``None``: the config's ``train.epochs``)."""
+    final: bool = False
+    """After the last round, also train from scratch on its labelled sentences with the config's epochs."""
 
     def problems(self) -> list[str]:
         found = [f"--strategy: unknown '{s}'; expected one of {', '.join(NAMES)}" for s in self.strategies if s not in NAMES]
@@ -58,6 +65,8 @@ class Plan:
             found.append(f"expected 0 < start ≤ until ≤ 100% and 0 < step ≤ 100%, got start {self.start:.2%}, step {self.step:.2%}, until {self.until:.2%}")
         if self.seeds < 1:
             found.append(f"--seeds: expected at least 1, got {self.seeds}")
+        if self.round_epochs is not None and self.round_epochs < 1:
+            found.append(f"--round-epochs: expected at least 1, got {self.round_epochs}")
         return found
 
 
@@ -103,18 +112,26 @@ def simulate(config: Config, pool_path: str, plan: Plan, out: Path, say: Callabl
     gold: list[Labelled] = [(s.tokens, tuple(s.tags or ())) for s in pool]
     lengths = [len(s.tokens) for s in pool]
     total = sum(lengths)
+    round_train = config.train if plan.round_epochs is None else dataclasses.replace(config.train, epochs=plan.round_epochs)
     curves: dict[str, dict[int, list[dict]]] = {}
+    finals: dict[str, dict[int, dict]] = {}
     for strategy in plan.strategies:
         for seed in range(1, plan.seeds + 1):
-            run_config = dataclasses.replace(retraining, config=dataclasses.replace(config, seed=seed))
-            rounds = _curve(run_config, gold, lengths, total, strategy, seed, plan, out / strategy / f"seed{seed}", metric, say)
-            curves.setdefault(strategy, {})[seed] = rounds
+            where = out / strategy / f"seed{seed}"
+            seeded = dataclasses.replace(retraining, config=dataclasses.replace(config, seed=seed))
+            rounds = _curve(dataclasses.replace(seeded, config=dataclasses.replace(seeded.config, train=round_train)),
+                            gold, lengths, total, strategy, seed, plan, where, metric, say)
+            curves.setdefault(strategy, {})[seed] = [{key: value for key, value in r.items() if key != "labelled"} for r in rounds]
+            if plan.final:
+                finals.setdefault(strategy, {})[seed] = final = _final(seeded, gold, rounds[-1], where, metric, total)
+                say(f"{strategy} seed {seed} final: {final['token_share']:.1%} of tokens, test {metric} {final['test']}")
     full = {}
     if plan.full:
         for seed in range(1, plan.seeds + 1):
             full[seed] = _full(dataclasses.replace(retraining, config=dataclasses.replace(config, seed=seed)), gold, out / "full" / f"seed{seed}", metric)
             say(f"full pool, seed {seed}: test {metric} {full[seed]:.4f}")
-    result = {"pool": pool_path, "sentences": len(pool), "tokens": total, "metric": metric, "plan": dataclasses.asdict(plan), "curves": curves, "full": full}
+    result = {"pool": pool_path, "sentences": len(pool), "tokens": total, "metric": metric, "plan": dataclasses.asdict(plan), "curves": curves,
+              "final": finals, "full": full}
     write_json(out / "curve.json", result)
     _figure(result, out / "curve.png", say)
     return result
@@ -124,9 +141,12 @@ def _curve(
     retraining: Retraining, gold: list[Labelled], lengths: list[int], total: int, strategy: str, seed: int, plan: Plan, where: Path, metric: str,
     say: Callable[[str], object],
 ) -> list[dict]:
+    """The rounds of one strategy and seed (each with its ``labelled`` sentence ids), run or read back."""
     state_path = where / "state.json"
-    rounds: list[dict] = json.loads(state_path.read_text(encoding="utf-8"))["rounds"] if state_path.is_file() else []
     shares = targets(plan)
+    rounds: list[dict] = json.loads(state_path.read_text(encoding="utf-8"))["rounds"] if state_path.is_file() else []
+    _check_rounds(rounds, shares, total, state_path)
+    rounds = rounds[: len(shares)]  # a longer run's first rounds are this plan's rounds
     labelled: list[int] = list(rounds[-1]["labelled"]) if rounds else []
     previous = where / f"round{len(rounds)}" if rounds else None
     for k in range(len(rounds), len(shares)):
@@ -147,14 +167,43 @@ def _curve(
             shutil.rmtree(previous, ignore_errors=True)  # only the latest model is needed to go on
         tokens = sum(lengths[i] for i in labelled)
         rounds.append({
-            "round": k + 1, "sentences": len(labelled), "tokens": tokens, "token_share": tokens / total, "sentence_share": len(labelled) / len(gold),
-            "test": score(result, metric), "dev": None if result.dev is None else (result.dev.f1 if metric == "f1" else result.dev.accuracy),
+            "round": k + 1, "target": shares[k], "sentences": len(labelled), "tokens": tokens, "token_share": tokens / total,
+            "sentence_share": len(labelled) / len(gold), "test": score(result, metric),
+            "dev": None if result.dev is None else (result.dev.f1 if metric == "f1" else result.dev.accuracy),
             "epochs": result.epochs_run, "seconds": round(result.seconds, 2), "labelled": list(labelled),  # a copy: the list grows on
         })
         write_json(state_path, {"strategy": strategy, "seed": seed, "rounds": rounds})
         previous = directory
         say(f"{strategy} seed {seed} round {k + 1}: {tokens / total:.1%} of tokens, test {metric} {rounds[-1]['test']}")
-    return [{key: value for key, value in r.items() if key != "labelled"} for r in rounds]
+    return rounds
+
+
+def _check_rounds(rounds: Sequence[dict], shares: Sequence[float], total: int, path: Path) -> None:
+    """Stored rounds must be those of a plan with the same start and step: round k aimed at ``shares[k]``
+    (older states, without ``target``, must at least reach its goal in round k and not before)."""
+    for k, (stored, share) in enumerate(zip(rounds, shares)):
+        aimed, goal = stored.get("target"), round(share * total)
+        before = rounds[k - 1]["tokens"] if k else 0
+        if (abs(aimed - share) > 1e-9) if aimed is not None else not (before < goal <= stored["tokens"]):
+            raise ConfigError([f"{path}: round {k + 1} was run for another plan (start, step or until differ from this run's); "
+                               "give this plan another --out"])
+
+
+def _final(retraining: Retraining, gold: list[Labelled], last: dict, where: Path, metric: str, total: int) -> dict:
+    """Train from scratch on the last round's sentences with the config's own epochs (read back if done)."""
+    done = where / "final.json"
+    if done.is_file():
+        stored = json.loads(done.read_text(encoding="utf-8"))
+        if stored["sentences"] == last["sentences"]:
+            return stored
+    chosen = last["labelled"]
+    result = retraining.run([gold[i] for i in chosen], where / "final", None)
+    final = {"round": last["round"], "sentences": len(chosen), "tokens": last["tokens"], "token_share": last["tokens"] / total,
+             "sentence_share": last["sentence_share"], "test": score(result, metric),
+             "dev": None if result.dev is None else (result.dev.f1 if metric == "f1" else result.dev.accuracy),
+             "epochs": result.epochs_run, "seconds": round(result.seconds, 2)}
+    write_json(done, final)
+    return final
 
 
 def _full(retraining: Retraining, gold: list[Labelled], where: Path, metric: str) -> float | None:
@@ -184,14 +233,26 @@ def summary(result: dict[str, Any]) -> dict[str, list[tuple[float, float, float]
     return out
 
 
+def final_summary(result: dict[str, Any]) -> dict[str, tuple[float, float, float]]:
+    """Per strategy with final models: ``(token share, mean test score, std)`` over the seeds."""
+    out = {}
+    for strategy, seeds in result["final"].items():
+        values = [f["test"] for f in seeds.values() if f["test"] is not None]
+        if values:
+            out[strategy] = (statistics.fmean(f["token_share"] for f in seeds.values()), *mean_std(values))
+    return out
+
+
 def _figure(result: dict[str, Any], path: Path, say: Callable[[str], object]) -> None:
     series = {name: ([100 * x for x, _, _ in rows], [m for _, m, _ in rows], [s for _, _, s in rows]) for name, rows in summary(result).items() if rows}
     if not series:
         return
+    finals = {f"{name}, final model": ([100 * x], [m], [s]) for name, (x, m, s) in final_summary(result).items()}
     full = list(result["full"].values())
     hline = ("full pool", statistics.fmean(full)) if full and all(v is not None for v in full) else None
     try:
-        lines(path, f"Active learning on {Path(result['pool']).name}", series, "% of the pool's tokens labelled", f"test {result['metric']}", hline=hline)
+        lines(path, f"Active learning on {Path(result['pool']).name}", {**series, **finals}, "% of the pool's tokens labelled",
+              f"test {result['metric']}", hline=hline, styles=dict.fromkeys(finals, "s"))
     except PlotUnavailable as err:
         say(f"no figure: {err}")
 

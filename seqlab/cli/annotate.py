@@ -36,15 +36,17 @@ def share(text: str, name: str) -> float:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from seqlab.annotate.simulate import Plan, simulate, summary
+    from seqlab.annotate.simulate import Plan, final_summary, simulate, summary
 
     config = load_config(args.config, [*args.overrides, *(f"data.{k}={v}" for k, v in (("dev", args.dev), ("test", args.test)) if v)])
     plan = Plan(tuple(s.strip() for s in args.strategy.split(",") if s.strip()), share(args.start, "start"), share(args.step, "step"),
-                share(args.until, "until"), args.seeds, args.full)
+                share(args.until, "until"), args.seeds, args.full, args.round_epochs, args.final)
     result = simulate(config, args.pool, plan, Path(args.out), say=print)
     print(f"test {result['metric']} (mean ± std over {plan.seeds} seed(s)) against the share of the pool's {result['tokens']:,} tokens labelled:")
     for strategy, rows in summary(result).items():
         print(f"  {strategy:17}" + "  ".join(f"{100 * x:4.1f}%: {100 * m:.2f}±{100 * s:.2f}" for x, m, s in rows))
+    for strategy, (x, m, s) in final_summary(result).items():
+        print(f"  {strategy:17}final model, from scratch on the {100 * x:.1f}% labelled: {100 * m:.2f}±{100 * s:.2f}")
     if result["full"]:
         values = [v for v in result["full"].values() if v is not None]
         print(f"  full pool: {100 * sum(values) / max(1, len(values)):.2f}")

@@ -201,7 +201,9 @@ def _annotate_parsers(sub: argparse._SubParsersAction) -> None:
     simulate.add_argument("--step", default="2%", help="share of tokens added each round")
     simulate.add_argument("--until", default="50%", help="share of tokens labelled in the last round")
     simulate.add_argument("--seeds", type=int, default=3, help="seeds 1..N per strategy")
-    simulate.add_argument("--full", action="store_true", help="also train on the whole pool (the reference the curves are read against)")
+    simulate.add_argument("--round-epochs", type=int, help="epochs of each round (default: the config's train.epochs); --final and --full keep the config's")
+    simulate.add_argument("--final", action="store_true", help="after the last round, also train from scratch on what it labelled, with the config's epochs")
+    simulate.add_argument("--full", action="store_true", help="also train on the whole pool with the config's epochs (the reference the curves are read against)")
     simulate.add_argument("--out", required=True, help="directory for state, curve.json and curve.png")
 
 
