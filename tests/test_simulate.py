@@ -163,3 +163,17 @@ def test_the_command_line_runs_rounds_with_round_epochs_and_prints_the_final_mod
     curve = json.loads((out / "curve.json").read_text())
     assert [r["epochs"] for r in curve["curves"]["mnlp"]["1"]] == [1, 1] and curve["final"]["mnlp"]["1"]["epochs"] == 2
     assert (out / "curve.png").is_file()
+
+
+def test_a_state_whose_rounds_share_one_list_is_refused(setting, tmp_path: Path):
+    """States written before each round kept a copy listed the last round's sentences in every round."""
+    config, pool = setting
+    out = tmp_path / "sim"
+    simulate(config, pool, Plan(("random",), start=0.2, step=0.15, until=0.5, seeds=1), out, say=lambda _: None)
+    path = out / "random" / "seed1" / "state.json"
+    stored = json.loads(path.read_text())
+    for r in stored["rounds"]:
+        r["labelled"] = stored["rounds"][-1]["labelled"]
+    path.write_text(json.dumps(stored))
+    with pytest.raises(ConfigError, match=r"round 1 lists \d+ labelled sentences for its \d+; the state cannot be resumed"):
+        simulate(config, pool, Plan(("random",), start=0.2, step=0.15, until=0.35, seeds=1, final=True), out, say=lambda _: None)

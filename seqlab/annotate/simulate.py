@@ -179,8 +179,13 @@ def _curve(
 
 
 def _check_rounds(rounds: Sequence[dict], shares: Sequence[float], total: int, path: Path) -> None:
-    """Stored rounds must be those of a plan with the same start and step: round k aimed at ``shares[k]``
-    (older states, without ``target``, must at least reach its goal in round k and not before)."""
+    """Stored rounds must list as many labelled sentences as they count, and be those of a plan with the
+    same start and step: round k aimed at ``shares[k]`` (older states, without ``target``, must at least
+    reach its goal in round k and not before)."""
+    for k, stored in enumerate(rounds):
+        if len(stored["labelled"]) != stored["sentences"]:  # states written before each round kept its own list
+            raise ConfigError([f"{path}: round {k + 1} lists {len(stored['labelled'])} labelled sentences for its {stored['sentences']}; "
+                               "the state cannot be resumed: give this plan another --out"])
     for k, (stored, share) in enumerate(zip(rounds, shares)):
         aimed, goal = stored.get("target"), round(share * total)
         before = rounds[k - 1]["tokens"] if k else 0
