@@ -185,7 +185,7 @@ def test_a_config_with_only_the_data_paths_trains_with_the_measured_recipe(tiny_
 
     config = load_config(None, [f"data.{split}={path}" for split, path in tiny_data.items()] + [f"output_dir={tmp_path / 'm'}"])
     train_, embedding = config.train, config.model.embedding
-    assert (train_.optimizer, train_.lr, train_.lr_decay, train_.loss_reduction, train_.clip_grad_norm, train_.patience) == ("adam", 0.002, 0.05, "mean", 5.0, 5)
+    assert (train_.optimizer, train_.lr, train_.lr_decay, train_.loss_reduction, train_.clip_grad_norm, train_.patience) == ("adam", 0.002, 0.05, "mean", 5.0, 10)
     assert (embedding.dropout, embedding.word_dropout, embedding.char.kind, embedding.init, config.model.encoder.dropout) == (0.5, 0.05, "cnn", "uniform", 0.5)
     result = train(config, progress=False)
     assert result.test is not None and result.test.f1 > 0.8, result.test

@@ -9,7 +9,7 @@ with gradients clipped at 5; what depends on the corpus:
     epochs = clamp(2,000,000 / tokens, 20, 100), stopped early when the dev score stalls for ``patience`` epochs
 
 ``speed`` halves the hidden size and the word vectors and shrinks the character CNN; ``accuracy`` waits
-10 epochs without a better dev score instead of 5 before stopping.
+20 epochs without a better dev score instead of 10 (the built-in default) before stopping.
 
 The result loads with ``seqlab.config.settings.load_config`` (the tests check that it trains as written).
 """
@@ -119,7 +119,7 @@ def recommend(train: str, dev: str | None = None, test: str | None = None, task:
         "  clip_grad_norm: 5.0     # a rare huge gradient cannot throw the weights off",
         "  ema_decay: 0.999        # score and keep a moving average of the weights: steadier on small, noisy data",
         f"  epochs: {epochs}              # more passes for smaller corpora (2M / training tokens, within 20..100)",
-        f"  patience: {'null' if not dev else 10 if goal == 'accuracy' else 5}" + ("" if not dev else "             # stop after this many epochs without a better dev score"),
+        f"  patience: {'null' if not dev else 20 if goal == 'accuracy' else 10}" + ("" if not dev else "             # stop after this many epochs without a better dev score"),
         f"  metric: {'f1' if task == 'ner' else 'accuracy'}" + ("              # span F1 selects the kept epoch" if task == "ner" else "        # token accuracy selects the kept epoch"),
     ]
     return "\n".join(lines) + "\n"
