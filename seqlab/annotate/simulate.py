@@ -90,10 +90,12 @@ def take(order: Sequence[int], lengths: Sequence[int], have: int, goal: int) -> 
     return chosen
 
 
-def score(result: TrainResult, metric: str) -> float | None:
-    if result.test is None:
-        return None
-    return result.test.f1 if metric == "f1" else result.test.accuracy
+def outcome(result: TrainResult, metric: str) -> dict[str, Any]:
+    """A training's test and dev scores under ``metric`` (``None`` without the file), epochs and seconds."""
+    def value(split):
+        return None if split is None else split.f1 if metric == "f1" else split.accuracy
+
+    return {"test": value(result.test), "dev": value(result.dev), "epochs": result.epochs_run, "seconds": round(result.seconds, 2)}
 
 
 def simulate(config: Config, pool_path: str, plan: Plan, out: Path, say: Callable[[str], object] = print) -> dict[str, Any]:
@@ -118,7 +120,7 @@ def simulate(config: Config, pool_path: str, plan: Plan, out: Path, say: Callabl
     for strategy in plan.strategies:
         for seed in range(1, plan.seeds + 1):
             where = out / strategy / f"seed{seed}"
-            seeded = dataclasses.replace(retraining, config=dataclasses.replace(config, seed=seed))
+            seeded = _seeded(retraining, seed)
             rounds = _curve(dataclasses.replace(seeded, config=dataclasses.replace(seeded.config, train=round_train)),
                             gold, lengths, total, strategy, seed, plan, where, metric, say)
             curves.setdefault(strategy, {})[seed] = [{key: value for key, value in r.items() if key != "labelled"} for r in rounds]
@@ -128,13 +130,17 @@ def simulate(config: Config, pool_path: str, plan: Plan, out: Path, say: Callabl
     full = {}
     if plan.full:
         for seed in range(1, plan.seeds + 1):
-            full[seed] = _full(dataclasses.replace(retraining, config=dataclasses.replace(config, seed=seed)), gold, out / "full" / f"seed{seed}", metric)
+            full[seed] = _full(_seeded(retraining, seed), gold, out / "full" / f"seed{seed}", metric)
             say(f"full pool, seed {seed}: test {metric} {full[seed]:.4f}")
     result = {"pool": pool_path, "sentences": len(pool), "tokens": total, "metric": metric, "plan": dataclasses.asdict(plan), "curves": curves,
               "final": finals, "full": full}
     write_json(out / "curve.json", result)
     _figure(result, out / "curve.png", say)
     return result
+
+
+def _seeded(retraining: Retraining, seed: int) -> Retraining:
+    return dataclasses.replace(retraining, config=dataclasses.replace(retraining.config, seed=seed))
 
 
 def _curve(
@@ -168,9 +174,7 @@ def _curve(
         tokens = sum(lengths[i] for i in labelled)
         rounds.append({
             "round": k + 1, "target": shares[k], "sentences": len(labelled), "tokens": tokens, "token_share": tokens / total,
-            "sentence_share": len(labelled) / len(gold), "test": score(result, metric),
-            "dev": None if result.dev is None else (result.dev.f1 if metric == "f1" else result.dev.accuracy),
-            "epochs": result.epochs_run, "seconds": round(result.seconds, 2), "labelled": list(labelled),  # a copy: the list grows on
+            "sentence_share": len(labelled) / len(gold), **outcome(result, metric), "labelled": list(labelled),  # a copy: the list grows on
         })
         write_json(state_path, {"strategy": strategy, "seed": seed, "rounds": rounds})
         previous = directory
@@ -184,14 +188,14 @@ def _check_rounds(rounds: Sequence[dict], shares: Sequence[float], total: int, p
     reach its goal in round k and not before)."""
     for k, stored in enumerate(rounds):
         if len(stored["labelled"]) != stored["sentences"]:  # states written before each round kept its own list
-            raise ConfigError([f"{path}: round {k + 1} lists {len(stored['labelled'])} labelled sentences for its {stored['sentences']}; "
-                               "the state cannot be resumed: give this plan another --out"])
+            raise ConfigError([(f"{path}: round {k + 1} lists {len(stored['labelled'])} labelled sentences for its {stored['sentences']}; "
+                                "the state cannot be resumed: give this plan another --out")])
     for k, (stored, share) in enumerate(zip(rounds, shares)):
         aimed, goal = stored.get("target"), round(share * total)
         before = rounds[k - 1]["tokens"] if k else 0
         if (abs(aimed - share) > 1e-9) if aimed is not None else not (before < goal <= stored["tokens"]):
-            raise ConfigError([f"{path}: round {k + 1} was run for another plan (start, step or until differ from this run's); "
-                               "give this plan another --out"])
+            raise ConfigError([(f"{path}: round {k + 1} was run for another plan (start, step or until differ from this run's); "
+                                "give this plan another --out")])
 
 
 def _final(retraining: Retraining, gold: list[Labelled], last: dict, where: Path, metric: str, total: int) -> dict:
@@ -204,9 +208,7 @@ def _final(retraining: Retraining, gold: list[Labelled], last: dict, where: Path
     chosen = last["labelled"]
     result = retraining.run([gold[i] for i in chosen], where / "final", None)
     final = {"round": last["round"], "sentences": len(chosen), "tokens": last["tokens"], "token_share": last["tokens"] / total,
-             "sentence_share": last["sentence_share"], "test": score(result, metric),
-             "dev": None if result.dev is None else (result.dev.f1 if metric == "f1" else result.dev.accuracy),
-             "epochs": result.epochs_run, "seconds": round(result.seconds, 2)}
+             "sentence_share": last["sentence_share"], **outcome(result, metric)}
     write_json(done, final)
     return final
 
@@ -215,7 +217,7 @@ def _full(retraining: Retraining, gold: list[Labelled], where: Path, metric: str
     done = where / "full.json"
     if done.is_file():
         return json.loads(done.read_text(encoding="utf-8"))["test"]
-    test = score(retraining.run(gold, where / "model", None), metric)
+    test = outcome(retraining.run(gold, where / "model", None), metric)["test"]
     write_json(done, {"test": test})
     return test
 
