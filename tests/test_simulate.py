@@ -38,7 +38,7 @@ def setting(tmp_path: Path):
 def test_rounds_reach_their_shares_and_the_uncertainty_strategy_takes_the_least_sure_sentences(setting, tmp_path: Path):
     config, pool = setting
     out = tmp_path / "sim"
-    plan = Plan(("random", "mnlp"), start=0.2, step=0.3, until=0.5, seeds=1)
+    plan = Plan(("random", "mnlp"), start=0.2, step=0.3, until=0.5, seeds=(1,))
     result = simulate(config, pool, plan, out, say=lambda _: None)
     for strategy in ("random", "mnlp"):
         rounds = result["curves"][strategy][1]
@@ -56,7 +56,7 @@ def test_the_uncertainty_strategy_asks_for_the_highest_scores_first(setting, tmp
     """Round 2's new sentences are exactly the top of round 1's model's mnlp ranking of the rest."""
     config, pool = setting
     out = tmp_path / "sim"
-    simulate(config, pool, Plan(("mnlp",), start=0.2, step=0.3, until=0.2, seeds=1), out, say=lambda _: None)
+    simulate(config, pool, Plan(("mnlp",), start=0.2, step=0.3, until=0.2, seeds=(1,)), out, say=lambda _: None)
     (out / "mnlp" / "seed1" / "round1").rename(tmp_path / "kept")  # the model round 2 will score with
     import shutil
 
@@ -65,7 +65,7 @@ def test_the_uncertainty_strategy_asks_for_the_highest_scores_first(setting, tmp
     sentences = [s for s in tiny_sentences(40, 7)]
     rest = [i for i in range(40) if i not in set(state[0]["labelled"])]
     scores = score_pool(Tagger.load(tmp_path / "kept"), [sentences[i][0] for i in rest], "mnlp")
-    simulate(config, pool, Plan(("mnlp",), start=0.2, step=0.3, until=0.5, seeds=1), out, say=lambda _: None)
+    simulate(config, pool, Plan(("mnlp",), start=0.2, step=0.3, until=0.5, seeds=(1,)), out, say=lambda _: None)
     added = json.loads((out / "mnlp" / "seed1" / "state.json").read_text())["rounds"][1]["labelled"][len(state[0]["labelled"]):]
     best_first = [i for _, i in sorted(zip([-s for s, _ in scores], rest))]
     assert added == best_first[: len(added)]
@@ -73,9 +73,9 @@ def test_the_uncertainty_strategy_asks_for_the_highest_scores_first(setting, tmp
 
 def test_a_killed_simulation_resumes_to_the_same_curve(setting, tmp_path: Path):
     config, pool = setting
-    plan = Plan(("mnlp",), start=0.2, step=0.15, until=0.5, seeds=1)
+    plan = Plan(("mnlp",), start=0.2, step=0.15, until=0.5, seeds=(1,))
     whole = simulate(config, pool, plan, tmp_path / "whole", say=lambda _: None)
-    short = Plan(("mnlp",), start=0.2, step=0.15, until=0.35, seeds=1)
+    short = Plan(("mnlp",), start=0.2, step=0.15, until=0.35, seeds=(1,))
     simulate(config, pool, short, tmp_path / "parts", say=lambda _: None)  # stops after two rounds, as a kill would
     resumed = simulate(config, pool, plan, tmp_path / "parts", say=lambda _: None)
     def timeless(rounds):
@@ -83,6 +83,23 @@ def test_a_killed_simulation_resumes_to_the_same_curve(setting, tmp_path: Path):
 
     assert len(whole["curves"]["mnlp"][1]) == 3
     assert timeless(resumed["curves"]["mnlp"][1]) == timeless(whole["curves"]["mnlp"][1])
+
+
+def test_runs_given_disjoint_seeds_share_an_out_and_one_with_all_seeds_writes_the_whole_curve(setting, tmp_path: Path):
+    config, pool = setting
+    def timeless(result):
+        return {seed: [{k: v for k, v in r.items() if k != "seconds"} for r in rounds] for seed, rounds in result["curves"]["random"].items()}
+
+    whole = simulate(config, pool, Plan(("random",), start=0.2, step=0.3, until=0.5, seeds=(1, 2)), tmp_path / "whole", say=lambda _: None)
+    for seed in (2, 1):  # as two processes would, in any order
+        part = simulate(config, pool, Plan(("random",), start=0.2, step=0.3, until=0.5, seeds=(seed,)), tmp_path / "parts", say=lambda _: None)
+        assert list(part["curves"]["random"]) == [seed]
+    said: list[str] = []
+    joined = simulate(config, pool, Plan(("random",), start=0.2, step=0.3, until=0.5, seeds=(1, 2)), tmp_path / "parts", say=said.append)
+    assert not [line for line in said if " round " in line]  # nothing retrained: every round is read back
+    assert timeless(joined) == timeless(whole) and len(joined["curves"]["random"][2]) == 2
+    with pytest.raises(ConfigError, match="--seeds/--seed: expected distinct seeds of at least 1, got 2, 2"):
+        simulate(config, pool, Plan(("random",), seeds=(2, 2)), tmp_path / "bad", say=lambda _: None)
 
 
 @pytest.mark.parametrize("keys", [
@@ -108,7 +125,7 @@ def test_labelled_sentences_are_written_in_the_format_the_data_settings_read(tmp
 def test_rounds_train_round_epochs_and_the_final_model_the_configs_epochs_on_the_last_rounds_sentences(setting, tmp_path: Path):
     config, pool = setting
     out = tmp_path / "sim"
-    plan = Plan(("mnlp",), start=0.2, step=0.3, until=0.5, seeds=1, round_epochs=1, final=True)
+    plan = Plan(("mnlp",), start=0.2, step=0.3, until=0.5, seeds=(1,), round_epochs=1, final=True)
     result = simulate(config, pool, plan, out, say=lambda _: None)
     rounds, final = result["curves"]["mnlp"][1], result["final"]["mnlp"][1]
     assert [r["epochs"] for r in rounds] == [1, 1]
@@ -123,10 +140,10 @@ def test_rounds_train_round_epochs_and_the_final_model_the_configs_epochs_on_the
 def test_a_shorter_plan_reads_a_longer_runs_rounds_and_its_final_takes_its_own_last_round(setting, tmp_path: Path):
     config, pool = setting
     out = tmp_path / "sim"
-    longer = simulate(config, pool, Plan(("random",), start=0.2, step=0.15, until=0.5, seeds=1), out, say=lambda _: None)
+    longer = simulate(config, pool, Plan(("random",), start=0.2, step=0.15, until=0.5, seeds=(1,)), out, say=lambda _: None)
     state = (out / "random" / "seed1" / "state.json").read_bytes()
     said: list[str] = []
-    shorter = simulate(config, pool, Plan(("random",), start=0.2, step=0.15, until=0.35, seeds=1, final=True), out, say=said.append)
+    shorter = simulate(config, pool, Plan(("random",), start=0.2, step=0.15, until=0.35, seeds=(1,), final=True), out, say=said.append)
     assert shorter["curves"]["random"][1] == longer["curves"]["random"][1][:2]
     assert not any("round" in line for line in said)  # nothing retrained
     assert (out / "random" / "seed1" / "state.json").read_bytes() == state
@@ -136,17 +153,17 @@ def test_a_shorter_plan_reads_a_longer_runs_rounds_and_its_final_takes_its_own_l
 def test_rounds_stored_by_another_plan_are_refused(setting, tmp_path: Path):
     config, pool = setting
     out = tmp_path / "sim"
-    simulate(config, pool, Plan(("random",), start=0.2, step=0.15, until=0.35, seeds=1), out, say=lambda _: None)
+    simulate(config, pool, Plan(("random",), start=0.2, step=0.15, until=0.35, seeds=(1,)), out, say=lambda _: None)
     with pytest.raises(ConfigError, match=r"state.json: round 2 was run for another plan"):
-        simulate(config, pool, Plan(("random",), start=0.2, step=0.25, until=0.5, seeds=1), out, say=lambda _: None)
+        simulate(config, pool, Plan(("random",), start=0.2, step=0.25, until=0.5, seeds=(1,)), out, say=lambda _: None)
     path = out / "random" / "seed1" / "state.json"
     stored = json.loads(path.read_text())
     for r in stored["rounds"]:
         del r["target"]  # as states written before rounds kept their target
     path.write_text(json.dumps(stored))
     with pytest.raises(ConfigError, match=r"round 1 was run for another plan"):
-        simulate(config, pool, Plan(("random",), start=0.5, step=0.1, until=0.6, seeds=1), out, say=lambda _: None)
-    assert len(simulate(config, pool, Plan(("random",), start=0.2, step=0.15, until=0.5, seeds=1), out, say=lambda _: None)["curves"]["random"][1]) == 3
+        simulate(config, pool, Plan(("random",), start=0.5, step=0.1, until=0.6, seeds=(1,)), out, say=lambda _: None)
+    assert len(simulate(config, pool, Plan(("random",), start=0.2, step=0.15, until=0.5, seeds=(1,)), out, say=lambda _: None)["curves"]["random"][1]) == 3
 
 
 def test_the_command_line_runs_rounds_with_round_epochs_and_prints_the_final_model(setting, tmp_path: Path, capsys):
@@ -157,9 +174,10 @@ def test_the_command_line_runs_rounds_with_round_epochs_and_prints_the_final_mod
                  for a in ("--set", o)]
     out = tmp_path / "cli"
     code = main(["active", "simulate", *overrides, "--set", "train.epochs=2", "--pool", pool, "--test", config.data.test, "--strategy", "mnlp",
-                 "--start", "20%", "--step", "30%", "--until", "50%", "--seeds", "1", "--round-epochs", "1", "--final", "--out", str(out)])
+                 "--start", "20%", "--step", "30%", "--until", "50%", "--seed", "1", "--round-epochs", "1", "--final", "--out", str(out)])
     assert code == 0
-    assert "final model, from scratch on the" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "over seed(s) 1)" in printed and "final model, from scratch on the" in printed
     curve = json.loads((out / "curve.json").read_text())
     assert [r["epochs"] for r in curve["curves"]["mnlp"]["1"]] == [1, 1] and curve["final"]["mnlp"]["1"]["epochs"] == 2
     assert (out / "curve.png").is_file()
@@ -169,11 +187,11 @@ def test_a_state_whose_rounds_share_one_list_is_refused(setting, tmp_path: Path)
     """States written before each round kept a copy listed the last round's sentences in every round."""
     config, pool = setting
     out = tmp_path / "sim"
-    simulate(config, pool, Plan(("random",), start=0.2, step=0.15, until=0.5, seeds=1), out, say=lambda _: None)
+    simulate(config, pool, Plan(("random",), start=0.2, step=0.15, until=0.5, seeds=(1,)), out, say=lambda _: None)
     path = out / "random" / "seed1" / "state.json"
     stored = json.loads(path.read_text())
     for r in stored["rounds"]:
         r["labelled"] = stored["rounds"][-1]["labelled"]
     path.write_text(json.dumps(stored))
     with pytest.raises(ConfigError, match=r"round 1 lists \d+ labelled sentences for its \d+; the state cannot be resumed"):
-        simulate(config, pool, Plan(("random",), start=0.2, step=0.15, until=0.35, seeds=1, final=True), out, say=lambda _: None)
+        simulate(config, pool, Plan(("random",), start=0.2, step=0.15, until=0.35, seeds=(1,), final=True), out, say=lambda _: None)

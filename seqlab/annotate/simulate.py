@@ -51,7 +51,9 @@ class Plan:
     start: float = 0.01
     step: float = 0.02
     until: float = 0.5
-    seeds: int = 3
+    seeds: tuple[int, ...] = (1, 2, 3)
+    """The seeds each strategy runs with (processes given disjoint seeds and one ``out`` share the work; a
+    run with all of them then reads their rounds back and writes the whole curve)."""
     full: bool = False
     """Also train on the whole pool (per seed): the reference the curves are read against."""
     round_epochs: int | None = None
@@ -63,8 +65,8 @@ class Plan:
         found = [f"--strategy: unknown '{s}'; expected one of {', '.join(NAMES)}" for s in self.strategies if s not in NAMES]
         if not (0 < self.start <= self.until <= 1) or not 0 < self.step <= 1:
             found.append(f"expected 0 < start ≤ until ≤ 100% and 0 < step ≤ 100%, got start {self.start:.2%}, step {self.step:.2%}, until {self.until:.2%}")
-        if self.seeds < 1:
-            found.append(f"--seeds: expected at least 1, got {self.seeds}")
+        if not self.seeds or any(seed < 1 for seed in self.seeds) or len(set(self.seeds)) != len(self.seeds):
+            found.append(f"--seeds/--seed: expected distinct seeds of at least 1, got {', '.join(map(str, self.seeds)) or 'none'}")
         if self.round_epochs is not None and self.round_epochs < 1:
             found.append(f"--round-epochs: expected at least 1, got {self.round_epochs}")
         return found
@@ -118,7 +120,7 @@ def simulate(config: Config, pool_path: str, plan: Plan, out: Path, say: Callabl
     curves: dict[str, dict[int, list[dict]]] = {}
     finals: dict[str, dict[int, dict]] = {}
     for strategy in plan.strategies:
-        for seed in range(1, plan.seeds + 1):
+        for seed in plan.seeds:
             where = out / strategy / f"seed{seed}"
             seeded = _seeded(retraining, seed)
             rounds = _curve(dataclasses.replace(seeded, config=dataclasses.replace(seeded.config, train=round_train)),
@@ -129,7 +131,7 @@ def simulate(config: Config, pool_path: str, plan: Plan, out: Path, say: Callabl
                 say(f"{strategy} seed {seed} final: {final['token_share']:.1%} of tokens, test {metric} {final['test']}")
     full = {}
     if plan.full:
-        for seed in range(1, plan.seeds + 1):
+        for seed in plan.seeds:
             full[seed] = _full(_seeded(retraining, seed), gold, out / "full" / f"seed{seed}", metric)
             say(f"full pool, seed {seed}: test {metric} {full[seed]:.4f}")
     result = {"pool": pool_path, "sentences": len(pool), "tokens": total, "metric": metric, "plan": dataclasses.asdict(plan), "curves": curves,

@@ -40,9 +40,9 @@ def _simulate(args: argparse.Namespace) -> int:
 
     config = load_config(args.config, [*args.overrides, *(f"data.{k}={v}" for k, v in (("dev", args.dev), ("test", args.test)) if v)])
     plan = Plan(tuple(s.strip() for s in args.strategy.split(",") if s.strip()), share(args.start, "start"), share(args.step, "step"),
-                share(args.until, "until"), args.seeds, args.full, args.round_epochs, args.final)
+                share(args.until, "until"), tuple(args.seed or range(1, args.seeds + 1)), args.full, args.round_epochs, args.final)
     result = simulate(config, args.pool, plan, Path(args.out), say=print)
-    print(f"test {result['metric']} (mean ± std over {plan.seeds} seed(s)) against the share of the pool's {result['tokens']:,} tokens labelled:")
+    print(f"test {result['metric']} (mean ± std over seed(s) {', '.join(map(str, plan.seeds))}) against the share of the pool's {result['tokens']:,} tokens labelled:")
     for strategy, rows in summary(result).items():
         print(f"  {strategy:17}" + "  ".join(f"{100 * x:4.1f}%: {100 * m:.2f}±{100 * s:.2f}" for x, m, s in rows))
     for strategy, (x, m, s) in final_summary(result).items():

@@ -200,7 +200,10 @@ def _annotate_parsers(sub: argparse._SubParsersAction) -> None:
     simulate.add_argument("--start", default="1%", help="share of the pool's tokens labelled at random first (e.g. 1%% or 0.01)")
     simulate.add_argument("--step", default="2%", help="share of tokens added each round")
     simulate.add_argument("--until", default="50%", help="share of tokens labelled in the last round")
-    simulate.add_argument("--seeds", type=int, default=3, help="seeds 1..N per strategy")
+    seeds = simulate.add_mutually_exclusive_group()
+    seeds.add_argument("--seeds", type=int, default=3, help="seeds 1..N per strategy")
+    seeds.add_argument("--seed", type=int, action="append", metavar="K",
+                       help="run seed K only (repeatable): processes given disjoint seeds and one --out share a run; --seeds N then writes the whole curve")
     simulate.add_argument("--round-epochs", type=int, help="epochs of each round (default: the config's train.epochs); --final and --full keep the config's")
     simulate.add_argument("--final", action="store_true", help="after the last round, also train from scratch on what it labelled, with the config's epochs")
     simulate.add_argument("--full", action="store_true", help="also train on the whole pool with the config's epochs (the reference the curves are read against)")
