@@ -116,18 +116,17 @@ def simulate(config: Config, pool_path: str, plan: Plan, out: Path, say: Callabl
     gold: list[Labelled] = [(s.tokens, tuple(s.tags or ())) for s in pool]
     lengths = [len(s.tokens) for s in pool]
     total = sum(lengths)
-    round_train = config.train if plan.round_epochs is None else dataclasses.replace(config.train, epochs=plan.round_epochs)
+    per_round = retraining if plan.round_epochs is None else dataclasses.replace(
+        retraining, config=dataclasses.replace(config, train=dataclasses.replace(config.train, epochs=plan.round_epochs)))
     curves: dict[str, dict[int, list[dict]]] = {}
     finals: dict[str, dict[int, dict]] = {}
     for strategy in plan.strategies:
         for seed in plan.seeds:
             where = out / strategy / f"seed{seed}"
-            seeded = _seeded(retraining, seed)
-            rounds = _curve(dataclasses.replace(seeded, config=dataclasses.replace(seeded.config, train=round_train)),
-                            gold, lengths, total, strategy, seed, plan, where, metric, say)
+            rounds = _curve(_seeded(per_round, seed), gold, lengths, total, strategy, seed, plan, where, metric, say)
             curves.setdefault(strategy, {})[seed] = [{key: value for key, value in r.items() if key != "labelled"} for r in rounds]
             if plan.final:
-                finals.setdefault(strategy, {})[seed] = final = _final(seeded, gold, rounds[-1], where, metric, total)
+                finals.setdefault(strategy, {})[seed] = final = _final(_seeded(retraining, seed), gold, rounds[-1], where, metric, total)
                 say(f"{strategy} seed {seed} final: {final['token_share']:.1%} of tokens, test {metric} {final['test']}")
     full = {}
     if plan.full:
